@@ -1,0 +1,1013 @@
+//! The pure core: `decide(snapshot, policy, family, now) -> Decision` runs DESIGN.md's
+//! five-step decision tree. No I/O, no clock: everything it knows is in its arguments.
+//!
+//! 1. `five_hour` pinned?
+//! 2. the model's weekly bucket (`seven_day_opus` / `seven_day_sonnet` / matching
+//!    `weekly_scoped`) or `seven_day` pinned?
+//! 3. `seven_day_oauth_apps` pinned?
+//! 4. if anything is pinned: extra usage available → go, billed (or 16 under `--overage
+//!    refuse`), else refuse on the pinned bucket with the latest reset.
+//! 5. a known, refusing subscription refuses (17) whatever 1–4 said.
+//!
+//! Then, for a go only, the soft threshold (18).
+
+use chrono::{DateTime, Utc};
+
+use crate::exit_codes::Exit;
+use crate::model::Family;
+use crate::policy::{OnUnknown, OverageMode, Policy};
+use crate::snapshot::{Bucket, BucketKind, Snapshot};
+
+/// The outcome class (`decision` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Nothing applicable is pinned: go.
+    Go,
+    /// Something is pinned but extra usage absorbs it: go, billed.
+    GoBilled,
+    /// Do not start `claude`.
+    Refuse,
+    /// The state cannot be known; `exit` follows `--on-unknown`.
+    Unknown,
+}
+
+/// Why the decision is what it is (`reason` in JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// A pinned bucket, by name (`five_hour`, `weekly_scoped:Fable`); for a billed go, the
+    /// bucket that extra usage absorbs.
+    Bucket(String),
+    /// The run would bill and `--overage refuse` forbids it.
+    Overage,
+    /// The subscription is not active.
+    Subscription,
+    /// The soft threshold was reached by the named bucket.
+    Threshold(String),
+    /// The reset lies beyond `--max-wait`; the inner reason is what blocks.
+    MaxWait(Box<Reason>),
+    /// The state is unknown.
+    Unknown,
+}
+
+impl Reason {
+    /// The `reason` string in JSON: a bucket name, `overage`, `subscription`, `threshold`,
+    /// `max_wait` or `unknown`.
+    pub fn key(&self) -> &str {
+        match self {
+            Reason::Bucket(name) => name,
+            Reason::Overage => "overage",
+            Reason::Subscription => "subscription",
+            Reason::Threshold(_) => "threshold",
+            Reason::MaxWait(_) => "max_wait",
+            Reason::Unknown => "unknown",
+        }
+    }
+}
+
+/// One bucket as the decision saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketView {
+    /// The bucket.
+    pub bucket: Bucket,
+    /// Whether it applies to this run (`five_hour`, `seven_day`, `seven_day_oauth_apps`, the
+    /// family's own weekly bucket).
+    pub applies: bool,
+    /// `true` when `resets_at <= now`: the window has reset and counts as 0 %.
+    pub has_reset: bool,
+    /// Utilization the rules use, percent: 0 after a reset; `None` when unreadable.
+    pub effective: Option<f64>,
+    /// `effective >= 100`.
+    pub pinned: bool,
+}
+
+/// Whether plan limits govern the run at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanLimits {
+    /// Claude Code will use the subscription: the tree runs.
+    Apply,
+    /// Claude Code will not use the subscription (API key, third-party provider, ...), or the
+    /// command runs no model turn; the string says why. The tree does not run.
+    NotApplicable(String),
+}
+
+/// The decision and everything `--explain`, `--json` and the messages need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// go / go_billed / refuse / unknown.
+    pub verdict: Verdict,
+    /// Why; `None` for a plain go.
+    pub reason: Option<Reason>,
+    /// The process exit status for `check`/`wait` (for `run`: `Go` means exec).
+    pub exit: Exit,
+    /// The reset that decides when the run can go (the latest among the blocking buckets), UTC.
+    pub resets_at: Option<DateTime<Utc>>,
+    /// Whether waiting can turn this refusal into a go (pinned, overage or threshold refusals).
+    pub waitable: bool,
+    /// Names of every applicable pinned bucket, tree order.
+    pub pinned: Vec<String>,
+    /// Every bucket in the snapshot, with applicability.
+    pub buckets: Vec<BucketView>,
+    /// The applicable bucket with the highest utilization.
+    pub hottest: Option<String>,
+    /// Why the state is unknown (empty unless `verdict` is `Unknown`).
+    pub unknown_because: Vec<String>,
+    /// Age of the snapshot at `now`, seconds (0 when fetched after `now`).
+    pub age_seconds: Option<i64>,
+    /// Whether the tree ran.
+    pub plan_limits: PlanLimits,
+    /// Step 4 in words (extra usage), when it was consulted or known.
+    pub overage_note: Option<String>,
+    /// Step 5 in words (`unchecked` when the snapshot has no subscription).
+    pub subscription_note: String,
+    /// The walk through the tree, one line a step, for `--explain`.
+    pub trace: Vec<String>,
+}
+
+impl Decision {
+    /// A go without reading any state: plan limits do not govern this run.
+    pub fn plan_limits_off(why: impl Into<String>) -> Decision {
+        let why = why.into();
+        Decision {
+            verdict: Verdict::Go,
+            reason: None,
+            exit: Exit::Go,
+            resets_at: None,
+            waitable: false,
+            pinned: vec![],
+            buckets: vec![],
+            hottest: None,
+            unknown_because: vec![],
+            age_seconds: None,
+            trace: vec![format!("plan limits do not apply: {why}; no state read")],
+            plan_limits: PlanLimits::NotApplicable(why),
+            overage_note: None,
+            subscription_note: "not checked (plan limits do not apply)".into(),
+        }
+    }
+
+    /// Seconds from `now` until `resets_at` plus `grace` (0 when already past); `None` without
+    /// a reset time.
+    pub fn wait_seconds(&self, now: DateTime<Utc>, grace: std::time::Duration) -> Option<u64> {
+        let until = self.resets_at? + chrono::Duration::from_std(grace).ok()?;
+        Some((until - now).num_seconds().max(0) as u64)
+    }
+}
+
+/// Whether `bucket` applies to a run of `family` (DESIGN.md bucket table).
+pub fn applies(bucket: &Bucket, family: Family) -> bool {
+    match &bucket.kind {
+        BucketKind::FiveHour | BucketKind::SevenDay | BucketKind::SevenDayOauthApps => true,
+        BucketKind::SevenDayOpus => family == Family::Opus,
+        BucketKind::SevenDaySonnet => family == Family::Sonnet,
+        BucketKind::WeeklyScoped(display) => family.matches_display_name(display),
+        BucketKind::Other => false,
+    }
+}
+
+/// The tree step a bucket belongs to (1 five_hour, 2 model weekly + seven_day, 3 oauth apps);
+/// ties in reset time are broken in this order.
+fn step_of(kind: &BucketKind) -> u8 {
+    match kind {
+        BucketKind::FiveHour => 1,
+        BucketKind::SevenDayOpus | BucketKind::SevenDaySonnet | BucketKind::WeeklyScoped(_) => 2,
+        BucketKind::SevenDay => 3,
+        BucketKind::SevenDayOauthApps => 4,
+        BucketKind::Other => 5,
+    }
+}
+
+/// The refusal exit code of a pinned bucket.
+pub fn exit_for(kind: &BucketKind) -> Exit {
+    match kind {
+        BucketKind::FiveHour => Exit::FiveHour,
+        BucketKind::SevenDay => Exit::SevenDay,
+        BucketKind::SevenDayOpus => Exit::SevenDayOpus,
+        BucketKind::SevenDaySonnet => Exit::SevenDaySonnet,
+        BucketKind::SevenDayOauthApps => Exit::SevenDayOauthApps,
+        BucketKind::WeeklyScoped(_) | BucketKind::Other => Exit::WeeklyScoped,
+    }
+}
+
+/// Picks the bucket that decides when the run can go: the latest `resets_at` (an unknown
+/// reset counts as latest, since it cannot be waited past), ties broken in tree order.
+fn latest<'a>(views: impl Iterator<Item = &'a BucketView>) -> Option<&'a BucketView> {
+    let mut best: Option<&BucketView> = None;
+    for v in views {
+        best = match best {
+            None => Some(v),
+            Some(b) => {
+                let later = match (v.bucket.resets_at, b.bucket.resets_at) {
+                    (None, Some(_)) => true,
+                    (Some(x), Some(y)) => x > y,
+                    _ => false,
+                };
+                let tie = v.bucket.resets_at == b.bucket.resets_at
+                    && step_of(&v.bucket.kind) < step_of(&b.bucket.kind);
+                if later || tie { Some(v) } else { Some(b) }
+            }
+        };
+    }
+    best
+}
+
+fn pct(u: Option<f64>) -> String {
+    u.map_or_else(|| "unreadable".into(), |u| format!("{}%", fmt_pct(u)))
+}
+
+/// Formats a percent without noise: `33`, `99.99`, `0.07`.
+pub fn fmt_pct(u: f64) -> String {
+    let s = format!("{u:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Runs the decision tree. See the module docs for the rules.
+pub fn decide(
+    snapshot: &Snapshot,
+    policy: &Policy,
+    family: Family,
+    now: DateTime<Utc>,
+) -> Decision {
+    let mut trace = Vec::new();
+    let age_seconds = snapshot.fetched_at.map(|t| (now - t).num_seconds().max(0));
+    let max_age = policy.max_age.as_secs() as i64;
+    let fresh = age_seconds.is_some_and(|a| a <= max_age);
+
+    let buckets: Vec<BucketView> = snapshot
+        .usage
+        .iter()
+        .flat_map(|u| u.buckets.iter())
+        .map(|b| {
+            let has_reset = b.resets_at.is_some_and(|r| r <= now);
+            let effective = if has_reset {
+                b.utilization.map(|_| 0.0)
+            } else {
+                b.utilization
+            };
+            BucketView {
+                applies: applies(b, family),
+                has_reset,
+                pinned: applies(b, family) && effective.is_some_and(|u| u >= 100.0),
+                effective,
+                bucket: b.clone(),
+            }
+        })
+        .collect();
+    let applicable: Vec<&BucketView> = buckets.iter().filter(|v| v.applies).collect();
+    let pinned: Vec<&BucketView> = applicable.iter().copied().filter(|v| v.pinned).collect();
+    let unreadable: Vec<&BucketView> = applicable
+        .iter()
+        .copied()
+        .filter(|v| v.effective.is_none())
+        .collect();
+    let hottest = applicable
+        .iter()
+        .filter(|v| v.effective.is_some())
+        .max_by(|a, b| {
+            a.effective
+                .partial_cmp(&b.effective)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .map(|v| v.bucket.name.clone());
+
+    // Steps 1–3, for the explanation.
+    let describe = |v: &BucketView| {
+        let state = if v.effective.is_none() {
+            "unreadable"
+        } else if v.pinned {
+            "PINNED"
+        } else {
+            "clear"
+        };
+        let reset = match (v.has_reset, v.bucket.resets_at) {
+            (true, _) => " (has reset: counts as 0%)".to_owned(),
+            (false, Some(r)) => format!(", resets {}", r.format("%Y-%m-%dT%H:%M:%SZ")),
+            (false, None) => String::new(),
+        };
+        format!(
+            "{} {}{reset} — {state}",
+            v.bucket.name,
+            pct(v.bucket.utilization)
+        )
+    };
+    let step = |n: u8, label: &str, pick: &dyn Fn(&BucketView) -> bool| {
+        let lines: Vec<String> = applicable
+            .iter()
+            .copied()
+            .filter(|v| pick(v))
+            .map(describe)
+            .collect();
+        let body = if lines.is_empty() {
+            "absent or null — clear".to_owned()
+        } else {
+            lines.join("; ")
+        };
+        format!("{n}. {label}: {body}")
+    };
+    if snapshot.usage.is_some() {
+        trace.push(step(1, "five_hour", &|v| {
+            v.bucket.kind == BucketKind::FiveHour
+        }));
+        trace.push(step(
+            2,
+            &format!("model weekly ({family}) and seven_day"),
+            &|v| matches!(step_of(&v.bucket.kind), 2 | 3),
+        ));
+        trace.push(step(3, "seven_day_oauth_apps", &|v| {
+            v.bucket.kind == BucketKind::SevenDayOauthApps
+        }));
+    } else {
+        trace.push("1–3. no usage body: the buckets cannot be read".into());
+    }
+
+    let subscription_note = match &snapshot.subscription {
+        None => "unchecked (the snapshot has no subscription; the OAuth token cannot read it)"
+            .to_owned(),
+        Some(s) if s.refuses() => format!("{} — refuses requests", s.status),
+        Some(s) => format!("{} — fine", s.status),
+    };
+    let overage_avail = snapshot
+        .overage
+        .as_ref()
+        .map(|o| (o.available(now), o.unavailable_because(now)));
+    let overage_note = match &overage_avail {
+        None => Some("no extra-usage data in the snapshot: not available".to_owned()),
+        Some((true, _)) => Some("extra usage is available".to_owned()),
+        Some((false, why)) => why.clone(),
+    };
+
+    let mut d = Decision {
+        verdict: Verdict::Go,
+        reason: None,
+        exit: Exit::Go,
+        resets_at: None,
+        waitable: false,
+        pinned: pinned.iter().map(|v| v.bucket.name.clone()).collect(),
+        buckets: buckets.clone(),
+        hottest,
+        unknown_because: vec![],
+        age_seconds,
+        plan_limits: PlanLimits::Apply,
+        overage_note,
+        subscription_note: subscription_note.clone(),
+        trace,
+    };
+    let freshness = match age_seconds {
+        Some(a) if a <= max_age => format!("snapshot age {a}s ≤ --max-age {max_age}s: fresh"),
+        Some(a) => format!("snapshot age {a}s > --max-age {max_age}s: STALE"),
+        None => "snapshot age unknown (no fetched_at): treated as stale".to_owned(),
+    };
+
+    // Step 5 first in effect: a refusing subscription wins over 1–4 (fresh snapshots only).
+    if let Some(sub) = &snapshot.subscription
+        && sub.refuses()
+        && fresh
+    {
+        d.trace.push("4. overage: not consulted".into());
+        d.trace.push(format!(
+            "5. subscription: {subscription_note} → REFUSE (17)"
+        ));
+        d.verdict = Verdict::Refuse;
+        d.reason = Some(Reason::Subscription);
+        d.exit = Exit::Subscription;
+        return d;
+    }
+
+    if let Some(reason_view) = latest(pinned.iter().copied()) {
+        d.resets_at = reason_view.bucket.resets_at;
+        d.waitable = true;
+        let name = reason_view.bucket.name.clone();
+        let available = overage_avail.as_ref().is_some_and(|(a, _)| *a);
+        if available && policy.overage == OverageMode::Refuse {
+            d.trace.push(format!(
+                "4. overage: {name} pinned; extra usage is available but --overage refuse → REFUSE (16)"
+            ));
+            d.verdict = Verdict::Refuse;
+            d.reason = Some(Reason::Overage);
+            d.exit = Exit::Overage;
+        } else if available && fresh {
+            d.trace.push(format!(
+                "4. overage: {name} pinned; extra usage is available → GO, BILLED"
+            ));
+            d.trace
+                .push(format!("5. subscription: {subscription_note}"));
+            d.trace.push(freshness);
+            d.verdict = Verdict::GoBilled;
+            d.reason = Some(Reason::Bucket(name));
+            d.waitable = false;
+            return d;
+        } else if available {
+            d.trace.push(format!(
+                "4. overage: {name} pinned; extra usage was available but {freshness}"
+            ));
+            return unknown(
+                d,
+                policy,
+                vec![format!(
+                    "the snapshot is stale ({freshness}); extra usage may have changed"
+                )],
+            );
+        } else {
+            let why = d.overage_note.clone().unwrap_or_default();
+            d.trace.push(format!(
+                "4. overage: {} pinned; {why} → REFUSE on {name} (latest reset)",
+                d.pinned.join(", ")
+            ));
+            d.verdict = Verdict::Refuse;
+            d.reason = Some(Reason::Bucket(name));
+            d.exit = exit_for(&reason_view.bucket.kind);
+        }
+        d.trace
+            .push(format!("5. subscription: {subscription_note}"));
+        d.trace
+            .push(format!("{freshness} (a pinned refusal holds at any age)"));
+        return apply_max_wait(d, policy, now);
+    }
+
+    d.trace
+        .push("4. overage: nothing pinned — not needed".into());
+    d.trace
+        .push(format!("5. subscription: {subscription_note}"));
+    d.trace.push(freshness.clone());
+
+    if snapshot.usage.is_none() {
+        return unknown(d, policy, snapshot.problems.clone());
+    }
+    if !unreadable.is_empty() {
+        let names: Vec<String> = unreadable.iter().map(|v| v.bucket.name.clone()).collect();
+        return unknown(
+            d,
+            policy,
+            vec![format!(
+                "applicable bucket(s) unreadable: {}",
+                names.join(", ")
+            )],
+        );
+    }
+    if !fresh {
+        let mut why = vec![freshness];
+        why.extend(snapshot.problems.iter().cloned());
+        return unknown(d, policy, why);
+    }
+
+    // Soft threshold, for a go only.
+    let hot: Vec<&BucketView> = applicable
+        .iter()
+        .copied()
+        .filter(|v| v.effective.is_some_and(|u| u >= policy.max_utilization))
+        .collect();
+    if let Some(v) = latest(hot.iter().copied()) {
+        d.trace.push(format!(
+            "threshold: {} at {}% ≥ --max-utilization {}% → REFUSE (18)",
+            v.bucket.name,
+            fmt_pct(v.effective.unwrap_or_default()),
+            fmt_pct(policy.max_utilization)
+        ));
+        d.verdict = Verdict::Refuse;
+        d.reason = Some(Reason::Threshold(v.bucket.name.clone()));
+        d.exit = Exit::Threshold;
+        d.resets_at = v.bucket.resets_at;
+        d.waitable = v.bucket.resets_at.is_some();
+        return apply_max_wait(d, policy, now);
+    }
+    d.trace.push(format!(
+        "threshold: every applicable bucket under {}% → GO",
+        fmt_pct(policy.max_utilization)
+    ));
+    d
+}
+
+/// The model families (Sonnet, Opus) a run could switch to and go unbilled, other than
+/// `except`: every bucket that applies to them is clear.
+pub fn families_with_room(
+    snapshot: &Snapshot,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    except: Family,
+) -> Vec<Family> {
+    let policy = Policy {
+        wait: None,
+        ..policy.clone()
+    };
+    [Family::Sonnet, Family::Opus]
+        .into_iter()
+        .filter(|f| *f != except && decide(snapshot, &policy, *f, now).verdict == Verdict::Go)
+        .collect()
+}
+
+fn unknown(mut d: Decision, policy: &Policy, because: Vec<String>) -> Decision {
+    d.verdict = Verdict::Unknown;
+    d.reason = Some(Reason::Unknown);
+    d.resets_at = None;
+    d.waitable = false;
+    d.exit = match policy.on_unknown {
+        OnUnknown::Allow => Exit::Go,
+        OnUnknown::Refuse => Exit::Unknown,
+    };
+    d.trace.push(format!(
+        "state UNKNOWN ({}) → --on-unknown {}",
+        because.join("; "),
+        match policy.on_unknown {
+            OnUnknown::Allow => "allow: go with a warning",
+            OnUnknown::Refuse => "refuse: exit 20",
+        }
+    ));
+    d.unknown_because = because;
+    d
+}
+
+/// With a wait policy, a waitable refusal whose reset lies beyond `--max-wait` refuses at
+/// once with 19.
+fn apply_max_wait(mut d: Decision, policy: &Policy, now: DateTime<Utc>) -> Decision {
+    let (Some(wait), Some(resets_at)) = (policy.wait, d.resets_at) else {
+        return d;
+    };
+    if !d.waitable {
+        return d;
+    }
+    let limit = now + chrono::Duration::from_std(wait.max_wait).unwrap_or(chrono::Duration::MAX);
+    let grace = chrono::Duration::from_std(policy.grace).unwrap_or_default();
+    if resets_at + grace > limit {
+        d.trace.push(format!(
+            "max-wait: the reset {} (+ grace) lies beyond --max-wait {} → REFUSE (19)",
+            resets_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            humantime::format_duration(wait.max_wait)
+        ));
+        let inner = d.reason.take().unwrap_or(Reason::Unknown);
+        d.reason = Some(Reason::MaxWait(Box::new(inner)));
+        d.exit = Exit::MaxWait;
+        d.waitable = false;
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::WaitPolicy;
+    use crate::snapshot::{Origin, Overage, OverageOrigin, Subscription, Usage};
+    use chrono::TimeZone;
+    use std::time::Duration;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 7, 6, 8, 0, 0).unwrap()
+    }
+
+    fn at(hours: i64) -> Option<DateTime<Utc>> {
+        Some(now() + chrono::Duration::hours(hours))
+    }
+
+    fn bucket(
+        name: &str,
+        kind: BucketKind,
+        u: Option<f64>,
+        resets_at: Option<DateTime<Utc>>,
+    ) -> Bucket {
+        Bucket {
+            name: name.into(),
+            kind,
+            utilization: u,
+            resets_at,
+            via: None,
+            locked_reason: None,
+            limit_dollars: None,
+            used_dollars: None,
+        }
+    }
+    fn five(u: f64, r: Option<DateTime<Utc>>) -> Bucket {
+        bucket("five_hour", BucketKind::FiveHour, Some(u), r)
+    }
+    fn week(u: f64, r: Option<DateTime<Utc>>) -> Bucket {
+        bucket("seven_day", BucketKind::SevenDay, Some(u), r)
+    }
+    fn opus(u: f64, r: Option<DateTime<Utc>>) -> Bucket {
+        bucket("seven_day_opus", BucketKind::SevenDayOpus, Some(u), r)
+    }
+    fn sonnet(u: f64, r: Option<DateTime<Utc>>) -> Bucket {
+        bucket("seven_day_sonnet", BucketKind::SevenDaySonnet, Some(u), r)
+    }
+    fn oauth(u: f64, r: Option<DateTime<Utc>>) -> Bucket {
+        bucket(
+            "seven_day_oauth_apps",
+            BucketKind::SevenDayOauthApps,
+            Some(u),
+            r,
+        )
+    }
+    fn fable(u: f64, r: Option<DateTime<Utc>>) -> Bucket {
+        bucket(
+            "weekly_scoped:Fable",
+            BucketKind::WeeklyScoped("Fable".into()),
+            Some(u),
+            r,
+        )
+    }
+
+    fn snap(buckets: Vec<Bucket>) -> Snapshot {
+        Snapshot {
+            usage: Some(Usage {
+                buckets,
+                other_keys: vec![],
+            }),
+            overage: None,
+            subscription: None,
+            fetched_at: Some(now() - chrono::Duration::minutes(2)),
+            org_uuid: None,
+            account_email: None,
+            origin: Origin {
+                kind: "test".into(),
+                location: "-".into(),
+            },
+            problems: vec![],
+        }
+    }
+
+    fn extra(enabled: bool) -> Overage {
+        Overage {
+            origin: OverageOrigin::ExtraUsage,
+            is_enabled: enabled,
+            monthly_limit: Some(10000.0),
+            used_credits: Some(500.0),
+            utilization: Some(5.0),
+            out_of_credits: None,
+            disabled_reason: None,
+            disabled_until: None,
+            currency: Some("USD".into()),
+        }
+    }
+
+    fn run(s: &Snapshot, p: &Policy, f: Family) -> Decision {
+        decide(s, p, f, now())
+    }
+
+    fn go(s: &Snapshot) -> Decision {
+        run(s, &Policy::default(), Family::Opus)
+    }
+
+    #[test]
+    fn boundaries_of_pinned() {
+        for (u, pinned) in [
+            (100.0, true),
+            (99.99, false),
+            (100.5, true),
+            (250.0, true),
+            (0.0, false),
+        ] {
+            let d = go(&snap(vec![five(u, at(2))]));
+            assert_eq!(d.verdict == Verdict::Refuse, pinned, "utilization {u}");
+            if pinned {
+                assert_eq!(d.exit, Exit::FiveHour);
+                assert_eq!(d.reason, Some(Reason::Bucket("five_hour".into())));
+                assert_eq!(d.resets_at, at(2));
+            } else {
+                assert_eq!(d.exit, Exit::Go);
+            }
+        }
+    }
+
+    #[test]
+    fn reset_in_the_past_or_now_counts_as_zero() {
+        let d = go(&snap(vec![five(100.0, at(-1))]));
+        assert_eq!(d.verdict, Verdict::Go);
+        assert!(d.buckets[0].has_reset);
+        let d = go(&snap(vec![five(100.0, Some(now()))]));
+        assert_eq!(d.verdict, Verdict::Go, "a reset equal to now has happened");
+        // and the threshold sees 0 too
+        let p = Policy {
+            max_utilization: 50.0,
+            ..Policy::default()
+        };
+        assert_eq!(
+            run(&snap(vec![five(90.0, at(-1))]), &p, Family::Opus).verdict,
+            Verdict::Go
+        );
+    }
+
+    #[test]
+    fn each_bucket_has_its_exit_code() {
+        let cases = [
+            (week(100.0, at(30)), Family::Opus, Exit::SevenDay),
+            (opus(100.0, at(30)), Family::Opus, Exit::SevenDayOpus),
+            (sonnet(100.0, at(30)), Family::Sonnet, Exit::SevenDaySonnet),
+            (oauth(100.0, at(30)), Family::Haiku, Exit::SevenDayOauthApps),
+            (fable(100.0, at(30)), Family::Fable, Exit::WeeklyScoped),
+        ];
+        for (b, fam, exit) in cases {
+            let name = b.name.clone();
+            let d = run(&snap(vec![five(10.0, at(1)), b]), &Policy::default(), fam);
+            assert_eq!(d.exit, exit, "{name}");
+            assert_eq!(d.pinned, vec![name]);
+        }
+    }
+
+    #[test]
+    fn model_buckets_only_apply_to_their_family() {
+        let s = snap(vec![
+            five(10.0, at(1)),
+            opus(100.0, at(30)),
+            fable(100.0, at(30)),
+        ]);
+        assert_eq!(
+            run(&s, &Policy::default(), Family::Sonnet).verdict,
+            Verdict::Go
+        );
+        assert_eq!(
+            run(&s, &Policy::default(), Family::Haiku).verdict,
+            Verdict::Go
+        );
+        assert_eq!(
+            run(&s, &Policy::default(), Family::Opus).exit,
+            Exit::SevenDayOpus
+        );
+        assert_eq!(
+            run(&s, &Policy::default(), Family::Fable).exit,
+            Exit::WeeklyScoped
+        );
+        let s = snap(vec![sonnet(100.0, at(30))]);
+        assert_eq!(
+            run(&s, &Policy::default(), Family::Opus).verdict,
+            Verdict::Go
+        );
+        assert_eq!(
+            run(&s, &Policy::default(), Family::Sonnet).exit,
+            Exit::SevenDaySonnet
+        );
+    }
+
+    #[test]
+    fn unknown_buckets_never_gate() {
+        let s = snap(vec![
+            five(1.0, at(1)),
+            bucket("seven_day_cowork", BucketKind::Other, Some(100.0), at(3)),
+        ]);
+        assert_eq!(go(&s).verdict, Verdict::Go);
+    }
+
+    #[test]
+    fn several_pinned_reason_is_the_latest_reset() {
+        let s = snap(vec![
+            five(100.0, at(2)),
+            week(100.0, at(50)),
+            opus(100.0, at(20)),
+        ]);
+        let d = go(&s);
+        assert_eq!(d.reason, Some(Reason::Bucket("seven_day".into())));
+        assert_eq!(d.exit, Exit::SevenDay);
+        assert_eq!(d.resets_at, at(50));
+        assert_eq!(d.pinned, vec!["five_hour", "seven_day", "seven_day_opus"]);
+        // ties: tree order (model weekly before seven_day, five_hour before both)
+        let s = snap(vec![week(100.0, at(20)), opus(100.0, at(20))]);
+        assert_eq!(go(&s).exit, Exit::SevenDayOpus);
+        let s = snap(vec![five(100.0, None), week(100.0, None)]);
+        assert_eq!(go(&s).exit, Exit::FiveHour);
+        // an unknown reset is the latest: it cannot be waited past
+        let s = snap(vec![five(100.0, None), week(100.0, at(50))]);
+        let d = go(&s);
+        assert_eq!((d.exit, d.resets_at), (Exit::FiveHour, None));
+    }
+
+    #[test]
+    fn unreadable_applicable_bucket_is_unknown_but_a_refusal_beats_it() {
+        let s = snap(vec![
+            five(10.0, at(1)),
+            bucket("seven_day", BucketKind::SevenDay, None, at(5)),
+        ]);
+        let d = go(&s);
+        assert_eq!((d.verdict, d.exit), (Verdict::Unknown, Exit::Unknown));
+        let allow = Policy {
+            on_unknown: OnUnknown::Allow,
+            ..Policy::default()
+        };
+        assert_eq!(run(&s, &allow, Family::Opus).exit, Exit::Go);
+        let s = snap(vec![
+            five(100.0, at(1)),
+            bucket("seven_day", BucketKind::SevenDay, None, at(5)),
+        ]);
+        assert_eq!(go(&s).exit, Exit::FiveHour);
+        // unreadable but not applicable: no effect
+        let s = snap(vec![
+            five(10.0, at(1)),
+            bucket("seven_day_sonnet", BucketKind::SevenDaySonnet, None, at(5)),
+        ]);
+        assert_eq!(go(&s).verdict, Verdict::Go);
+    }
+
+    #[test]
+    fn stale_snapshot_is_unknown_unless_pinned() {
+        let mut s = snap(vec![five(10.0, at(1))]);
+        s.fetched_at = Some(now() - chrono::Duration::hours(2));
+        assert_eq!(go(&s).verdict, Verdict::Unknown);
+        s.usage.as_mut().unwrap().buckets[0].utilization = Some(100.0);
+        assert_eq!(go(&s).exit, Exit::FiveHour);
+        // fetched after --now counts as age 0
+        s.fetched_at = Some(now() + chrono::Duration::hours(1));
+        assert_eq!(go(&s).age_seconds, Some(0));
+        // no fetched_at: stale
+        let mut s = snap(vec![five(10.0, at(1))]);
+        s.fetched_at = None;
+        assert_eq!(go(&s).verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn no_usage_body_is_unknown_with_its_reason() {
+        let s = Snapshot::unknown(
+            Origin {
+                kind: "file".into(),
+                location: "x".into(),
+            },
+            "not JSON",
+        );
+        let d = go(&s);
+        assert_eq!(d.exit, Exit::Unknown);
+        assert_eq!(d.unknown_because, vec!["not JSON"]);
+    }
+
+    #[test]
+    fn all_null_known_keys_go() {
+        assert_eq!(go(&snap(vec![])).verdict, Verdict::Go);
+    }
+
+    #[test]
+    fn overage_variants() {
+        let pinned = || snap(vec![five(100.0, at(2)), week(50.0, at(30))]);
+        let mut s = pinned();
+        s.overage = Some(extra(true));
+        let d = go(&s);
+        assert_eq!((d.verdict, d.exit), (Verdict::GoBilled, Exit::Go));
+        assert_eq!(d.reason, Some(Reason::Bucket("five_hour".into())));
+        let refuse = Policy {
+            overage: OverageMode::Refuse,
+            ..Policy::default()
+        };
+        assert_eq!(run(&s, &refuse, Family::Opus).exit, Exit::Overage);
+
+        type Change = Box<dyn Fn(&mut Overage)>;
+        let variants: Vec<(&str, Change)> = vec![
+            ("disabled", Box::new(|o| o.is_enabled = false)),
+            (
+                "out of credits",
+                Box::new(|o| o.out_of_credits = Some(true)),
+            ),
+            (
+                "disabled reason",
+                Box::new(|o| o.disabled_reason = Some("out_of_credits".into())),
+            ),
+            (
+                "disabled until future",
+                Box::new(|o| o.disabled_until = at(5)),
+            ),
+            (
+                "used above cap, out_of_credits false",
+                Box::new(|o| {
+                    o.used_credits = Some(9000.0);
+                    o.monthly_limit = Some(8000.0);
+                    o.out_of_credits = Some(false);
+                }),
+            ),
+            (
+                "used equals cap",
+                Box::new(|o| {
+                    o.used_credits = Some(8000.0);
+                    o.monthly_limit = Some(8000.0);
+                }),
+            ),
+            ("utilization 100", Box::new(|o| o.utilization = Some(100.0))),
+        ];
+        for (label, change) in variants {
+            let mut s = pinned();
+            let mut o = extra(true);
+            change(&mut o);
+            s.overage = Some(o);
+            let d = go(&s);
+            assert_eq!(
+                (d.verdict, d.exit),
+                (Verdict::Refuse, Exit::FiveHour),
+                "{label}"
+            );
+        }
+        // available again: disabled_until in the past, cap 0 means no cap
+        let mut s = pinned();
+        let mut o = extra(true);
+        o.disabled_until = at(-1);
+        o.monthly_limit = Some(0.0);
+        s.overage = Some(o);
+        assert_eq!(go(&s).verdict, Verdict::GoBilled);
+        // no overage data at all: refuse on the bucket
+        assert_eq!(go(&pinned()).exit, Exit::FiveHour);
+        // stale and billable: unknown (a go needs a fresh snapshot)
+        let mut s = pinned();
+        s.overage = Some(extra(true));
+        s.fetched_at = Some(now() - chrono::Duration::hours(3));
+        assert_eq!(go(&s).verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn subscription_statuses() {
+        for (status, refuses) in [
+            ("active", false),
+            ("trialing", false),
+            ("past_due", true),
+            ("canceled", true),
+            ("unpaid", true),
+            ("incomplete", true),
+            ("incomplete_expired", true),
+            ("paused", true),
+        ] {
+            let mut s = snap(vec![five(10.0, at(1))]);
+            s.subscription = Some(Subscription {
+                status: status.into(),
+                billing_interval: None,
+                next_charge_date: None,
+            });
+            let d = go(&s);
+            assert_eq!(d.exit == Exit::Subscription, refuses, "{status}");
+            // whatever steps 1–4 said: a pinned bucket with overage still refuses on it
+            s.usage.as_mut().unwrap().buckets[0].utilization = Some(100.0);
+            s.overage = Some(extra(true));
+            let d = go(&s);
+            assert_eq!(
+                d.exit == Exit::Subscription,
+                refuses,
+                "{status} with pinned bucket"
+            );
+            assert!(
+                !refuses || !d.waitable,
+                "subscription refusals are not waited on"
+            );
+        }
+        let d = go(&snap(vec![]));
+        assert!(d.subscription_note.starts_with("unchecked"));
+    }
+
+    #[test]
+    fn soft_threshold() {
+        let p = Policy {
+            max_utilization: 80.0,
+            ..Policy::default()
+        };
+        let s = snap(vec![five(79.99, at(1)), week(80.0, at(40))]);
+        let d = run(&s, &p, Family::Opus);
+        assert_eq!(
+            (d.exit, d.reason.clone()),
+            (Exit::Threshold, Some(Reason::Threshold("seven_day".into())))
+        );
+        assert_eq!(d.resets_at, at(40));
+        let s = snap(vec![five(79.99, at(1))]);
+        assert_eq!(run(&s, &p, Family::Opus).exit, Exit::Go);
+        // threshold does not apply to a billed go
+        let mut s = snap(vec![five(100.0, at(1))]);
+        s.overage = Some(extra(true));
+        assert_eq!(run(&s, &p, Family::Opus).verdict, Verdict::GoBilled);
+        // a threshold hit with no reset time is not waitable
+        let s = snap(vec![five(90.0, None)]);
+        assert!(!run(&s, &p, Family::Opus).waitable);
+    }
+
+    #[test]
+    fn max_wait() {
+        let p = Policy {
+            wait: Some(WaitPolicy {
+                max_wait: Duration::from_secs(8 * 3600),
+            }),
+            ..Policy::default()
+        };
+        let d = run(&snap(vec![five(100.0, at(2))]), &p, Family::Opus);
+        assert_eq!(d.exit, Exit::FiveHour);
+        assert!(d.waitable);
+        assert_eq!(d.wait_seconds(now(), p.grace), Some(2 * 3600 + 60));
+        let d = run(&snap(vec![week(100.0, at(30))]), &p, Family::Opus);
+        assert_eq!(d.exit, Exit::MaxWait);
+        assert_eq!(d.reason.as_ref().map(Reason::key), Some("max_wait"));
+        assert_eq!(d.resets_at, at(30));
+        // the reset minus grace fits, plus grace does not
+        let edge = Some(now() + chrono::Duration::seconds(8 * 3600 - 30));
+        assert_eq!(
+            run(&snap(vec![five(100.0, edge)]), &p, Family::Opus).exit,
+            Exit::MaxWait
+        );
+    }
+
+    #[test]
+    fn every_family_sees_the_shared_buckets() {
+        for fam in [Family::Opus, Family::Sonnet, Family::Haiku, Family::Fable] {
+            for b in [five(100.0, at(1)), week(100.0, at(1)), oauth(100.0, at(1))] {
+                let name = b.name.clone();
+                assert_eq!(
+                    run(&snap(vec![b]), &Policy::default(), fam).verdict,
+                    Verdict::Refuse,
+                    "{fam} {name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn hottest_bucket() {
+        let d = go(&snap(vec![
+            five(33.0, at(1)),
+            week(65.0, at(40)),
+            sonnet(99.0, at(40)),
+        ]));
+        assert_eq!(d.hottest.as_deref(), Some("seven_day"));
+    }
+}

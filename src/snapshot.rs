@@ -1,0 +1,799 @@
+//! The plan-usage **snapshot**: what the account's buckets, extra usage and subscription looked
+//! like at `fetched_at`, parsed from any accepted JSON shape (DESIGN.md "Snapshot sources"):
+//!
+//! 1. a ClaudeMeter snapshot object `{org_uuid, account_email, fetched_at, usage, overage,
+//!    subscription, errors}`, or an array of them (one per organization);
+//! 2. a bare usage body (`GET /api/oauth/usage` or claude.ai `/api/organizations/{org}/usage`);
+//! 3. Claude Code's own `~/.claude.json` with `cachedUsageUtilization`.
+//!
+//! Parsing never fails: input that is not one of these shapes gives a snapshot whose `usage` is
+//! `None` and whose `problems` say why, which the decision treats as **unknown**.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Map, Value};
+
+/// The classic bucket keys of the usage body, in decision-tree order.
+pub const CLASSIC_KEYS: [&str; 5] = [
+    "five_hour",
+    "seven_day",
+    "seven_day_opus",
+    "seven_day_sonnet",
+    "seven_day_oauth_apps",
+];
+
+/// Keys of a usage body that are not buckets and never gate (kept out of the "other" list).
+const NON_BUCKET_KEYS: [&str; 4] = [
+    "extra_usage",
+    "limits",
+    "spend",
+    "member_dashboard_available",
+];
+
+/// What a bucket is, which decides when it applies to a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BucketKind {
+    /// `five_hour`: every model, every client, rolling 5 h.
+    FiveHour,
+    /// `seven_day`: every model, every client, rolling 7 days.
+    SevenDay,
+    /// `seven_day_opus`: Opus turns, 7 days.
+    SevenDayOpus,
+    /// `seven_day_sonnet`: Sonnet turns, 7 days.
+    SevenDaySonnet,
+    /// `seven_day_oauth_apps`: OAuth clients (Claude Code is one), 7 days.
+    SevenDayOauthApps,
+    /// A `limits[]` entry of kind `weekly_scoped`; the string is `scope.model.display_name`.
+    WeeklyScoped(String),
+    /// Any other key (`seven_day_cowork`, codenames, unknown `limits[]` kinds): never gates.
+    Other,
+}
+
+/// One usage window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    /// The name used in output, JSON and reasons: the JSON key (`five_hour`), or
+    /// `weekly_scoped:<display_name>` for a model-scoped `limits[]` entry.
+    pub name: String,
+    /// What the bucket counts.
+    pub kind: BucketKind,
+    /// Percent used, 0–100 (may exceed 100). `None`: present but not a number (*unreadable*).
+    pub utilization: Option<f64>,
+    /// When the window resets (UTC). `None`: not given (e.g. `five_hour` before a session).
+    pub resets_at: Option<DateTime<Utc>>,
+    /// `Some("limits[] session")` when the value came from a `limits[]` fallback entry.
+    pub via: Option<&'static str>,
+    /// `locked_reason`, when the window carries one (shown by `status`).
+    pub locked_reason: Option<String>,
+    /// `limit_dollars`, when given (dollars, shown by `status`).
+    pub limit_dollars: Option<f64>,
+    /// `used_dollars`, when given (dollars, shown by `status`).
+    pub used_dollars: Option<f64>,
+}
+
+/// Where an [`Overage`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverageOrigin {
+    /// `extra_usage` inside the usage body.
+    ExtraUsage,
+    /// claude.ai `GET /api/organizations/{org}/overage_spend_limit` (the authority when present).
+    SpendLimit,
+}
+
+/// Extra usage ("overage"): billing beyond the plan, normalized from either origin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overage {
+    /// Which body this came from.
+    pub origin: OverageOrigin,
+    /// `is_enabled`.
+    pub is_enabled: bool,
+    /// Monthly cap in cents (`monthly_limit` / `monthly_credit_limit`); `None` or 0: no cap given.
+    pub monthly_limit: Option<f64>,
+    /// Credits used this month, in cents.
+    pub used_credits: Option<f64>,
+    /// Percent of the cap used (only `extra_usage` carries it).
+    pub utilization: Option<f64>,
+    /// `out_of_credits` (only `overage_spend_limit` carries it).
+    pub out_of_credits: Option<bool>,
+    /// `disabled_reason`, e.g. `out_of_credits`, `org_level_disabled`.
+    pub disabled_reason: Option<String>,
+    /// `disabled_until` (UTC).
+    pub disabled_until: Option<DateTime<Utc>>,
+    /// ISO currency code, e.g. `USD`.
+    pub currency: Option<String>,
+}
+
+impl Overage {
+    /// Whether a pinned run can bill against extra usage at `now` (DESIGN.md "Overage is
+    /// available"): enabled, not out of credits, no disabled reason, `disabled_until` null or
+    /// past, not over its cap (`used_credits >= monthly_limit > 0`), not at 100 % utilization.
+    pub fn available(&self, now: DateTime<Utc>) -> bool {
+        self.unavailable_because(now).is_none()
+    }
+
+    /// Why extra usage cannot absorb a pinned run, in words; `None` when it can.
+    pub fn unavailable_because(&self, now: DateTime<Utc>) -> Option<String> {
+        if !self.is_enabled {
+            return Some("extra usage is not enabled".into());
+        }
+        if self.out_of_credits == Some(true) {
+            return Some("extra usage is out of credits".into());
+        }
+        if let Some(reason) = &self.disabled_reason {
+            return Some(format!("extra usage is disabled ({reason})"));
+        }
+        if let Some(until) = self.disabled_until
+            && until > now
+        {
+            return Some(format!(
+                "extra usage is disabled until {}",
+                until.to_rfc3339()
+            ));
+        }
+        if let (Some(limit), Some(used)) = (self.monthly_limit, self.used_credits)
+            && limit > 0.0
+            && used >= limit
+        {
+            return Some(format!(
+                "extra usage has used its monthly cap ({} of {})",
+                money(used, self.currency.as_deref()),
+                money(limit, self.currency.as_deref())
+            ));
+        }
+        if let Some(u) = self.utilization
+            && u >= 100.0
+        {
+            return Some(format!("extra usage is at {u:.0}% of its monthly cap"));
+        }
+        None
+    }
+}
+
+/// Formats an amount in cents with its currency, e.g. `52.25 USD`.
+pub fn money(cents: f64, currency: Option<&str>) -> String {
+    format!("{:.2} {}", cents / 100.0, currency.unwrap_or("USD"))
+}
+
+/// Subscription state from claude.ai `GET /api/organizations/{org}/subscription_details`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    /// `status`, e.g. `active`, `trialing`, `past_due`, `canceled`.
+    pub status: String,
+    /// `billing_interval`, e.g. `monthly`.
+    pub billing_interval: Option<String>,
+    /// `next_charge_date`, as given (a date).
+    pub next_charge_date: Option<String>,
+}
+
+/// Statuses that reject requests whatever the utilization.
+pub const SUBSCRIPTION_REFUSING: [&str; 6] = [
+    "past_due",
+    "canceled",
+    "unpaid",
+    "incomplete",
+    "incomplete_expired",
+    "paused",
+];
+
+impl Subscription {
+    /// `true` for a status that rejects requests (`past_due`, `canceled`, ...). `active`,
+    /// `trialing` and statuses this build does not know are not refusing.
+    pub fn refuses(&self) -> bool {
+        SUBSCRIPTION_REFUSING.contains(&self.status.as_str())
+    }
+}
+
+/// The usage body: every bucket that is present and not null.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usage {
+    /// Buckets: the classic five first (tree order), then `limits[]` scoped ones, then others.
+    pub buckets: Vec<Bucket>,
+    /// Non-null keys that are neither buckets nor known fields (shown by `status`).
+    pub other_keys: Vec<String>,
+}
+
+impl Usage {
+    /// The bucket named `name`, if present and not null.
+    pub fn bucket(&self, name: &str) -> Option<&Bucket> {
+        self.buckets.iter().find(|b| b.name == name)
+    }
+}
+
+/// How the snapshot was obtained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin {
+    /// `file`, `stdin`, `bridge`, `claude-code-cache`, `none`, ...
+    pub kind: String,
+    /// Path or URL (never carries credentials).
+    pub location: String,
+}
+
+/// A parsed snapshot of one account/organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The buckets; `None` when there is no readable usage body (state **unknown**).
+    pub usage: Option<Usage>,
+    /// Extra usage, with `overage_spend_limit` already preferred over `usage.extra_usage`.
+    pub overage: Option<Overage>,
+    /// Subscription state; `None` means step 5 is **unchecked** (never "inactive").
+    pub subscription: Option<Subscription>,
+    /// When the data was fetched (UTC); `None` when the source does not say.
+    pub fetched_at: Option<DateTime<Utc>>,
+    /// Organization UUID, when the source names it.
+    pub org_uuid: Option<String>,
+    /// Account email, when the source names it.
+    pub account_email: Option<String>,
+    /// Where it came from.
+    pub origin: Origin,
+    /// Why the usage is missing or partly unreadable, in words (shown in unknown messages).
+    pub problems: Vec<String>,
+}
+
+impl Snapshot {
+    /// A snapshot with no usage, for a source that gave nothing usable.
+    pub fn unknown(origin: Origin, problem: impl Into<String>) -> Self {
+        Snapshot {
+            usage: None,
+            overage: None,
+            subscription: None,
+            fetched_at: None,
+            org_uuid: None,
+            account_email: None,
+            origin,
+            problems: vec![problem.into()],
+        }
+    }
+}
+
+/// Whether `utilization` values are percents (0–100, every real endpoint) or fractions (0–1,
+/// some foreign snapshot files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum UtilizationScale {
+    /// 0–100, as both usage endpoints send.
+    #[default]
+    Percent,
+    /// 0–1; multiplied by 100 on read.
+    Fraction,
+}
+
+/// What the parser needs besides the JSON.
+#[derive(Debug, Clone, Default)]
+pub struct ParseContext {
+    /// Scale of `utilization` values.
+    pub scale: UtilizationScale,
+    /// `--org`: an organization UUID or account email, to pick from an array.
+    pub org: Option<String>,
+    /// The organization Claude Code is logged into (`oauthAccount.organizationUuid`), used to
+    /// pick from an array when `--org` is not given. Looked up lazily by the caller.
+    pub logged_in_org: Option<String>,
+    /// `fetched_at` for a bare usage body: the file's mtime, or now for stdin/HTTP.
+    pub default_fetched_at: Option<DateTime<Utc>>,
+}
+
+/// Parses snapshot bytes from `origin`. Never fails: bad input gives an unknown snapshot.
+pub fn parse(bytes: &[u8], origin: Origin, ctx: &ParseContext) -> Snapshot {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Snapshot::unknown(origin, "the snapshot is empty");
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(value) => parse_value(&value, origin, ctx),
+        Err(err) => Snapshot::unknown(origin, format!("the snapshot is not valid JSON ({err})")),
+    }
+}
+
+/// Whether an array needs the logged-in organization to pick an entry (so the caller only
+/// reads `~/.claude.json` when it matters).
+pub fn needs_logged_in_org(bytes: &[u8]) -> bool {
+    let trimmed = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    trimmed.is_some_and(|i| bytes[i] == b'[')
+}
+
+/// Parses an already-decoded JSON value. See [`parse`].
+pub fn parse_value(value: &Value, origin: Origin, ctx: &ParseContext) -> Snapshot {
+    match value {
+        Value::Array(items) => parse_array(items, origin, ctx),
+        Value::Object(map) if map.contains_key("cachedUsageUtilization") => {
+            parse_claude_config(map, origin, ctx)
+        }
+        Value::Object(map) if is_claudemeter(map) => parse_claudemeter(map, origin, ctx),
+        Value::Object(map) => parse_bare(map, origin, ctx),
+        other => Snapshot::unknown(
+            origin,
+            format!("the snapshot is a JSON {}, not an object", json_type(other)),
+        ),
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn is_claudemeter(map: &Map<String, Value>) -> bool {
+    map.contains_key("usage") || (map.contains_key("org_uuid") && map.contains_key("fetched_at"))
+}
+
+fn parse_array(items: &[Value], origin: Origin, ctx: &ParseContext) -> Snapshot {
+    let entries: Vec<&Map<String, Value>> = items.iter().filter_map(Value::as_object).collect();
+    if entries.is_empty() {
+        return Snapshot::unknown(origin, "the snapshot array holds no organization");
+    }
+    let field =
+        |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+    let pick = if let Some(org) = &ctx.org {
+        let wanted = org.to_ascii_lowercase();
+        entries.iter().find(|m| {
+            field(m, "org_uuid").is_some_and(|u| u.to_ascii_lowercase() == wanted)
+                || field(m, "account_email").is_some_and(|e| e.to_ascii_lowercase() == wanted)
+        })
+    } else if let Some(org) = &ctx.logged_in_org {
+        entries
+            .iter()
+            .find(|m| field(m, "org_uuid").as_deref() == Some(org.as_str()))
+            .or(if entries.len() == 1 {
+                entries.first()
+            } else {
+                None
+            })
+    } else if entries.len() == 1 {
+        entries.first()
+    } else {
+        None
+    };
+    match pick {
+        Some(map) => parse_claudemeter(map, origin, ctx),
+        None => {
+            let orgs: Vec<String> = entries
+                .iter()
+                .map(|m| {
+                    field(m, "account_email")
+                        .or_else(|| field(m, "org_uuid"))
+                        .unwrap_or_else(|| "?".into())
+                })
+                .collect();
+            let why = match &ctx.org {
+                Some(org) => format!("no organization in the snapshot matches --org {org}"),
+                None => "the snapshot holds several organizations and Claude Code's login does not pick one".into(),
+            };
+            Snapshot::unknown(
+                origin,
+                format!("{why} (has: {}); pass --org UUID|EMAIL", orgs.join(", ")),
+            )
+        }
+    }
+}
+
+fn parse_claudemeter(map: &Map<String, Value>, origin: Origin, ctx: &ParseContext) -> Snapshot {
+    let fetched_at = map.get("fetched_at").and_then(parse_time);
+    let mut snap = match map.get("usage") {
+        Some(Value::Object(usage)) => parse_bare(usage, origin, ctx),
+        Some(Value::Null) | None => Snapshot::unknown(origin, "the snapshot has no usage body"),
+        Some(other) => Snapshot::unknown(
+            origin,
+            format!(
+                "the snapshot's usage is a JSON {}, not an object",
+                json_type(other)
+            ),
+        ),
+    };
+    snap.fetched_at = fetched_at;
+    if fetched_at.is_none() {
+        snap.problems
+            .push("the snapshot has no readable fetched_at, so its age is unknown".into());
+    }
+    snap.org_uuid = map
+        .get("org_uuid")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    snap.account_email = map
+        .get("account_email")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if let Some(Value::Object(spend)) = map.get("overage") {
+        snap.overage = Some(parse_spend_limit(spend));
+    }
+    if let Some(Value::Object(sub)) = map.get("subscription") {
+        snap.subscription = parse_subscription(sub);
+    }
+    if let Some(Value::Array(errors)) = map.get("errors") {
+        for e in errors {
+            let text = match e {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            snap.problems.push(format!("source reported: {text}"));
+        }
+    }
+    snap
+}
+
+fn parse_claude_config(map: &Map<String, Value>, origin: Origin, ctx: &ParseContext) -> Snapshot {
+    let Some(Value::Object(cache)) = map.get("cachedUsageUtilization") else {
+        return Snapshot::unknown(origin, "cachedUsageUtilization is not an object");
+    };
+    let account = map
+        .get("oauthAccount")
+        .and_then(|a| a.get("accountUuid"))
+        .and_then(Value::as_str);
+    let cached_for = cache.get("accountUuid").and_then(Value::as_str);
+    if account.is_none() || cached_for != account {
+        return Snapshot::unknown(
+            origin,
+            "Claude Code's cached usage is not for the logged-in account (accountUuid differs)",
+        );
+    }
+    let fetched_at = cache
+        .get("fetchedAtMs")
+        .and_then(Value::as_i64)
+        .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
+    let mut snap = match cache.get("utilization") {
+        Some(Value::Object(usage)) => parse_bare(usage, origin, ctx),
+        _ => Snapshot::unknown(origin, "Claude Code's cached usage has no usage body"),
+    };
+    snap.fetched_at = fetched_at;
+    snap.org_uuid = map
+        .get("oauthAccount")
+        .and_then(|a| a.get("organizationUuid"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    snap.account_email = map
+        .get("oauthAccount")
+        .and_then(|a| a.get("emailAddress"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    snap
+}
+
+/// Parses a bare usage body (top-level bucket keys).
+fn parse_bare(map: &Map<String, Value>, origin: Origin, ctx: &ParseContext) -> Snapshot {
+    let mut snap = Snapshot::unknown(origin, "");
+    snap.problems.clear();
+    snap.fetched_at = ctx.default_fetched_at;
+
+    let has_known = CLASSIC_KEYS.iter().any(|k| map.contains_key(*k)) || map.contains_key("limits");
+    if !has_known {
+        snap.problems.push(describe_non_usage(map));
+        return snap;
+    }
+    let scale = |u: f64| match ctx.scale {
+        UtilizationScale::Percent => u,
+        UtilizationScale::Fraction => u * 100.0,
+    };
+
+    let mut usage = Usage::default();
+    for key in CLASSIC_KEYS {
+        match map.get(key) {
+            None | Some(Value::Null) => {}
+            Some(v) => usage
+                .buckets
+                .push(parse_bucket(key, classic_kind(key), v, &scale)),
+        }
+    }
+    if let Some(Value::Array(limits)) = map.get("limits") {
+        for entry in limits.iter().filter_map(Value::as_object) {
+            if let Some(bucket) = parse_limit(entry, &usage) {
+                usage.buckets.push(bucket);
+            }
+        }
+    }
+    for (key, v) in map {
+        if CLASSIC_KEYS.contains(&key.as_str())
+            || NON_BUCKET_KEYS.contains(&key.as_str())
+            || v.is_null()
+        {
+            continue;
+        }
+        if v.get("utilization").is_some() {
+            usage
+                .buckets
+                .push(parse_bucket(key, BucketKind::Other, v, &scale));
+        } else {
+            usage.other_keys.push(key.clone());
+        }
+    }
+    // Buckets in tree order: classic, then limits[] ones (in order), then others.
+    usage.buckets.sort_by_key(|b| match b.kind {
+        BucketKind::Other => 2,
+        BucketKind::WeeklyScoped(_) => 1,
+        _ => 0,
+    });
+    for b in &usage.buckets {
+        if b.utilization.is_none() {
+            snap.problems
+                .push(format!("{} has no numeric utilization", b.name));
+        }
+    }
+    if let Some(Value::Object(extra)) = map.get("extra_usage") {
+        snap.overage = Some(parse_extra_usage(extra, &scale));
+    }
+    snap.usage = Some(usage);
+    snap
+}
+
+/// Explains an object that is not a usage body (an error envelope, `{}` from a token without
+/// the `user:profile` scope, or something else).
+fn describe_non_usage(map: &Map<String, Value>) -> String {
+    if map.is_empty() {
+        return "the usage body is empty ({}): the token lacks the user:profile scope (e.g. a `claude setup-token` token)".into();
+    }
+    if let Some(err) = map.get("error") {
+        let kind = err.get("type").and_then(Value::as_str).unwrap_or("error");
+        let message = err.get("message").and_then(Value::as_str).unwrap_or("");
+        return format!(
+            "the snapshot is an API error, not usage: {kind}: {}",
+            sanitize(message)
+        );
+    }
+    let keys: Vec<&str> = map.keys().map(String::as_str).take(6).collect();
+    format!(
+        "the JSON has none of the usage keys (five_hour, seven_day, ...); its keys: {}",
+        keys.join(", ")
+    )
+}
+
+fn classic_kind(key: &str) -> BucketKind {
+    match key {
+        "five_hour" => BucketKind::FiveHour,
+        "seven_day" => BucketKind::SevenDay,
+        "seven_day_opus" => BucketKind::SevenDayOpus,
+        "seven_day_sonnet" => BucketKind::SevenDaySonnet,
+        "seven_day_oauth_apps" => BucketKind::SevenDayOauthApps,
+        _ => BucketKind::Other,
+    }
+}
+
+fn parse_bucket(name: &str, kind: BucketKind, v: &Value, scale: &dyn Fn(f64) -> f64) -> Bucket {
+    let field_f64 = |k: &str| v.get(k).and_then(Value::as_f64);
+    Bucket {
+        name: name.to_owned(),
+        kind,
+        utilization: field_f64("utilization").map(scale),
+        resets_at: v.get("resets_at").and_then(parse_time),
+        via: None,
+        locked_reason: v.get("locked_reason").and_then(Value::as_str).map(sanitize),
+        limit_dollars: field_f64("limit_dollars"),
+        used_dollars: field_f64("used_dollars"),
+    }
+}
+
+/// A `limits[]` entry: `weekly_scoped` → a model bucket; `session` / `weekly_all` → fallbacks
+/// for `five_hour` / `seven_day` when those are absent or null; anything else → other.
+fn parse_limit(entry: &Map<String, Value>, usage: &Usage) -> Option<Bucket> {
+    let kind = entry.get("kind").and_then(Value::as_str).unwrap_or("?");
+    let model = entry
+        .get("scope")
+        .and_then(|s| s.get("model"))
+        .and_then(|m| m.get("display_name"))
+        .and_then(Value::as_str);
+    let (name, bucket_kind, via) = match (kind, model) {
+        ("weekly_scoped", Some(display)) => (
+            format!("weekly_scoped:{}", sanitize(display)),
+            BucketKind::WeeklyScoped(display.to_owned()),
+            None,
+        ),
+        ("session", _) if usage.bucket("five_hour").is_none() => (
+            "five_hour".into(),
+            BucketKind::FiveHour,
+            Some("limits[] session"),
+        ),
+        ("weekly_all", _) if usage.bucket("seven_day").is_none() => (
+            "seven_day".into(),
+            BucketKind::SevenDay,
+            Some("limits[] weekly_all"),
+        ),
+        ("session" | "weekly_all", _) => return None,
+        (other, _) => (
+            format!("limits:{}", sanitize(other)),
+            BucketKind::Other,
+            None,
+        ),
+    };
+    Some(Bucket {
+        name,
+        kind: bucket_kind,
+        utilization: entry.get("percent").and_then(Value::as_f64),
+        resets_at: entry.get("resets_at").and_then(parse_time),
+        via,
+        locked_reason: entry
+            .get("locked_reason")
+            .and_then(Value::as_str)
+            .map(sanitize),
+        limit_dollars: None,
+        used_dollars: None,
+    })
+}
+
+fn parse_extra_usage(extra: &Map<String, Value>, scale: &dyn Fn(f64) -> f64) -> Overage {
+    Overage {
+        origin: OverageOrigin::ExtraUsage,
+        is_enabled: extra
+            .get("is_enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        monthly_limit: extra.get("monthly_limit").and_then(Value::as_f64),
+        used_credits: extra.get("used_credits").and_then(Value::as_f64),
+        utilization: extra.get("utilization").and_then(Value::as_f64).map(scale),
+        out_of_credits: None,
+        disabled_reason: extra
+            .get("disabled_reason")
+            .and_then(Value::as_str)
+            .map(sanitize),
+        disabled_until: None,
+        currency: extra.get("currency").and_then(Value::as_str).map(sanitize),
+    }
+}
+
+/// Parses an `overage_spend_limit` body.
+pub fn parse_spend_limit(spend: &Map<String, Value>) -> Overage {
+    Overage {
+        origin: OverageOrigin::SpendLimit,
+        is_enabled: spend
+            .get("is_enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        monthly_limit: spend.get("monthly_credit_limit").and_then(Value::as_f64),
+        used_credits: spend.get("used_credits").and_then(Value::as_f64),
+        utilization: None,
+        out_of_credits: spend.get("out_of_credits").and_then(Value::as_bool),
+        disabled_reason: spend
+            .get("disabled_reason")
+            .and_then(Value::as_str)
+            .map(sanitize),
+        disabled_until: spend.get("disabled_until").and_then(parse_time),
+        currency: spend.get("currency").and_then(Value::as_str).map(sanitize),
+    }
+}
+
+/// Parses a `subscription_details` body; `None` when it has no `status` string.
+pub fn parse_subscription(sub: &Map<String, Value>) -> Option<Subscription> {
+    Some(Subscription {
+        status: sanitize(sub.get("status")?.as_str()?),
+        billing_interval: sub
+            .get("billing_interval")
+            .and_then(Value::as_str)
+            .map(sanitize),
+        next_charge_date: sub
+            .get("next_charge_date")
+            .and_then(Value::as_str)
+            .map(sanitize),
+    })
+}
+
+/// Parses an RFC 3339 timestamp (0 or 6 fractional digits, `Z` or `+00:00`) to UTC.
+pub fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(v.as_str()?)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Strips control characters (terminal escapes) from server-supplied text before it is printed.
+pub fn sanitize(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Origin {
+        Origin {
+            kind: "test".into(),
+            location: "-".into(),
+        }
+    }
+
+    fn parse_str(s: &str) -> Snapshot {
+        parse(s.as_bytes(), origin(), &ParseContext::default())
+    }
+
+    #[test]
+    fn bare_body_with_integers_and_z_timestamps() {
+        let s = parse_str(
+            r#"{"five_hour":{"utilization":9,"resets_at":"2026-01-28T15:00:00Z"},"seven_day":null}"#,
+        );
+        let usage = s.usage.unwrap();
+        assert_eq!(usage.buckets.len(), 1);
+        assert_eq!(usage.buckets[0].utilization, Some(9.0));
+        assert_eq!(
+            usage.buckets[0].resets_at.unwrap().to_rfc3339(),
+            "2026-01-28T15:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn small_percents_are_not_fractions() {
+        let s = parse_str(r#"{"five_hour":{"utilization":0.0654,"resets_at":null}}"#);
+        assert_eq!(s.usage.unwrap().buckets[0].utilization, Some(0.0654));
+    }
+
+    #[test]
+    fn fraction_scale_multiplies() {
+        let ctx = ParseContext {
+            scale: UtilizationScale::Fraction,
+            ..Default::default()
+        };
+        let s = parse(
+            br#"{"five_hour":{"utilization":0.5,"resets_at":null}}"#,
+            origin(),
+            &ctx,
+        );
+        assert_eq!(s.usage.unwrap().buckets[0].utilization, Some(50.0));
+    }
+
+    #[test]
+    fn string_utilization_is_unreadable() {
+        let s = parse_str(r#"{"five_hour":{"utilization":"33.0","resets_at":null}}"#);
+        assert_eq!(s.usage.as_ref().unwrap().buckets[0].utilization, None);
+        assert!(s.problems[0].contains("five_hour"));
+    }
+
+    #[test]
+    fn empty_object_names_the_missing_scope() {
+        let s = parse_str("{}");
+        assert!(s.usage.is_none());
+        assert!(s.problems[0].contains("user:profile"));
+    }
+
+    #[test]
+    fn limits_session_only_fills_a_missing_five_hour() {
+        let s = parse_str(
+            r#"{"five_hour":null,"limits":[{"kind":"session","percent":100,"resets_at":"2026-07-06T10:59:59Z"}]}"#,
+        );
+        let usage = s.usage.unwrap();
+        let b = usage.bucket("five_hour").unwrap();
+        assert_eq!(b.utilization, Some(100.0));
+        assert_eq!(b.via, Some("limits[] session"));
+        let s = parse_str(
+            r#"{"five_hour":{"utilization":3,"resets_at":null},"limits":[{"kind":"session","percent":100,"resets_at":null}]}"#,
+        );
+        assert_eq!(
+            s.usage.unwrap().bucket("five_hour").unwrap().utilization,
+            Some(3.0)
+        );
+    }
+
+    #[test]
+    fn array_picks_by_org_or_refuses_to_guess() {
+        let doc = r#"[{"org_uuid":"a","account_email":"a@x","fetched_at":"2026-01-01T00:00:00Z","usage":{"five_hour":{"utilization":1,"resets_at":null}}},
+                      {"org_uuid":"b","account_email":"b@x","fetched_at":"2026-01-01T00:00:00Z","usage":{"five_hour":{"utilization":2,"resets_at":null}}}]"#;
+        let s = parse_str(doc);
+        assert!(s.usage.is_none());
+        assert!(s.problems[0].contains("--org"));
+        let ctx = ParseContext {
+            org: Some("B@X".into()),
+            ..Default::default()
+        };
+        let s = parse(doc.as_bytes(), origin(), &ctx);
+        assert_eq!(s.usage.unwrap().buckets[0].utilization, Some(2.0));
+        let ctx = ParseContext {
+            logged_in_org: Some("a".into()),
+            ..Default::default()
+        };
+        let s = parse(doc.as_bytes(), origin(), &ctx);
+        assert_eq!(s.org_uuid.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn spend_limit_is_the_authority_over_extra_usage() {
+        let doc = r#"{"org_uuid":"a","fetched_at":"2026-01-01T00:00:00Z",
+            "usage":{"five_hour":null,"extra_usage":{"is_enabled":true,"monthly_limit":100,"used_credits":0,"utilization":0}},
+            "overage":{"is_enabled":true,"monthly_credit_limit":8000,"used_credits":9000,"out_of_credits":false,"disabled_reason":null,"disabled_until":null}}"#;
+        let s = parse_str(doc);
+        let o = s.overage.unwrap();
+        assert_eq!(o.origin, OverageOrigin::SpendLimit);
+        assert!(
+            !o.available(Utc::now()),
+            "used_credits above the cap is not available"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_stripped() {
+        assert_eq!(sanitize("a\u{1b}[31mb"), "a[31mb");
+    }
+}
