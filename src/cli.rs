@@ -1,0 +1,228 @@
+//! The command line (DESIGN.md "Command line", normative). Every option also reads a
+//! `CLAUDE_GUARD_*` environment variable, because an aliased `claude` takes no guard flags.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::builder::BoolishValueParser;
+use clap::{Args, Parser, Subcommand};
+
+use crate::policy::{OnUnknown, OverageMode};
+use crate::snapshot::UtilizationScale;
+
+const ABOUT: &str = "Pre-flight guard for Claude Code: before `claude` starts, decide whether the \
+run will go, bill extra usage, or be refused by a plan limit — then exec claude, refuse with a \
+distinct exit code and the reset time, or sleep until the reset.";
+
+fn after_help() -> String {
+    format!(
+        "{}\nUse as `claude`: alias claude='claude-guard run --', or put a symlink named `claude` \
+         (or bin/claude) first on PATH; options then come from CLAUDE_GUARD_* variables \
+         (CLAUDE_GUARD_WAIT=1, CLAUDE_GUARD_MAX_WAIT=2h, CLAUDE_GUARD_SNAPSHOT=PATH, ...).\n\
+         CLAUDE_GUARD_CLAUDE=/path names the real claude. NO_COLOR turns colour off.",
+        crate::exit_codes::Exit::help_table()
+    )
+}
+
+/// `claude-guard`'s arguments.
+#[derive(Debug, Parser)]
+#[command(name = "claude-guard", version, about = ABOUT, after_long_help = after_help(), max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide, then exec the real claude (go), refuse with a distinct code, or wait (--wait).
+    #[command(after_long_help = after_help())]
+    Run(RunArgs),
+    /// Decide and exit with the code; never execs. For CI gates.
+    #[command(after_long_help = after_help())]
+    Check(CheckArgs),
+    /// Show every bucket: percent, bar, reset, which apply, the hottest, overage, subscription.
+    Status(CheckArgs),
+    /// Block until the decision is go, then exit 0 (no exec).
+    #[command(after_long_help = after_help())]
+    Wait(WaitArgs),
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Read the snapshot from a file, or `-` for stdin (ClaudeMeter JSON, a bare
+    /// /api/oauth/usage body, or Claude Code's ~/.claude.json).
+    #[arg(long, env = "CLAUDE_GUARD_SNAPSHOT", value_name = "PATH|-")]
+    pub snapshot: Option<OsString>,
+
+    /// Read the snapshot from a bridge URL with GET (plain http:// only to loopback).
+    #[arg(long, env = "CLAUDE_GUARD_BRIDGE", value_name = "URL", value_parser = crate::source::parse_bridge_url)]
+    pub bridge: Option<reqwest::Url>,
+
+    /// Print the decision as one JSON object (stdout; stderr for `run`, whose stdout is claude's).
+    #[arg(long, env = "CLAUDE_GUARD_JSON", value_parser = BoolishValueParser::new(), default_value = "false", num_args = 0, default_missing_value = "true")]
+    pub json: bool,
+
+    /// Print the walk through the decision tree on stderr.
+    #[arg(long, env = "CLAUDE_GUARD_EXPLAIN", value_parser = BoolishValueParser::new(), default_value = "false", num_args = 0, default_missing_value = "true")]
+    pub explain: bool,
+
+    /// Evaluate as of this time (RFC 3339), to replay recorded snapshots.
+    #[arg(long, env = "CLAUDE_GUARD_NOW", value_name = "RFC3339", value_parser = parse_rfc3339)]
+    pub now: Option<DateTime<Utc>>,
+
+    /// A go needs a snapshot younger than this (humantime: 90s, 30m, 2h 30m).
+    #[arg(long, env = "CLAUDE_GUARD_MAX_AGE", value_name = "DUR", default_value = "1h", value_parser = parse_duration)]
+    pub max_age: Duration,
+
+    /// Refuse a go (exit 18) when an applicable bucket is at or above this percent (0–100).
+    #[arg(long, env = "CLAUDE_GUARD_MAX_UTILIZATION", value_name = "PCT", default_value = "100", value_parser = parse_percent)]
+    pub max_utilization: f64,
+
+    /// When a pinned bucket would bill extra usage: go billed (allow) or exit 16 (refuse).
+    #[arg(
+        long,
+        env = "CLAUDE_GUARD_OVERAGE",
+        value_enum,
+        default_value = "allow"
+    )]
+    pub overage: OverageMode,
+
+    /// When the state is unknown: go with a warning, or exit 20 [default: allow for run,
+    /// refuse for check and wait].
+    #[arg(long, env = "CLAUDE_GUARD_ON_UNKNOWN", value_enum)]
+    pub on_unknown: Option<OnUnknown>,
+
+    /// Pick the organization (UUID or account email) from a multi-organization snapshot.
+    #[arg(long, env = "CLAUDE_GUARD_ORG", value_name = "UUID|EMAIL")]
+    pub org: Option<String>,
+
+    /// Scale of `utilization` in the snapshot: percent (every real endpoint) or fraction (0–1).
+    #[arg(
+        long,
+        env = "CLAUDE_GUARD_UTILIZATION_SCALE",
+        value_enum,
+        default_value = "percent"
+    )]
+    pub utilization_scale: UtilizationScale,
+}
+
+/// Sleep-until-reset options.
+#[derive(Debug, Args, Clone)]
+pub struct WaitOpts {
+    /// Refuse at once (exit 19) when the reset lies beyond this.
+    #[arg(long, env = "CLAUDE_GUARD_MAX_WAIT", value_name = "DUR", default_value = "8h", value_parser = parse_duration)]
+    pub max_wait: Duration,
+
+    /// Added to the reset time before the state is read again (server lag).
+    #[arg(long, env = "CLAUDE_GUARD_GRACE", value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    pub grace: Duration,
+
+    /// No progress line while waiting.
+    #[arg(long, short, env = "CLAUDE_GUARD_QUIET", value_parser = BoolishValueParser::new(), default_value = "false", num_args = 0, default_missing_value = "true")]
+    pub quiet: bool,
+}
+
+/// `run [OPTIONS] [--] [CLAUDE_ARGS]...`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// On a refusal that a reset will lift, sleep until the reset and then run.
+    #[arg(long, env = "CLAUDE_GUARD_WAIT", value_parser = BoolishValueParser::new(), default_value = "false", num_args = 0, default_missing_value = "true")]
+    pub wait: bool,
+
+    #[command(flatten)]
+    pub wait_opts: WaitOpts,
+
+    /// Arguments for claude, passed byte for byte (put them after `--`).
+    #[arg(
+        value_name = "CLAUDE_ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub claude_args: Vec<OsString>,
+}
+
+/// `check [OPTIONS]` and `status [OPTIONS]`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// The model the job will use (opus, sonnet, haiku, fable, or a full id) [default: as
+    /// Claude Code resolves it: ANTHROPIC_MODEL, settings files, else Opus].
+    #[arg(long, env = "CLAUDE_GUARD_MODEL", value_name = "NAME")]
+    pub model: Option<String>,
+}
+
+/// `wait [OPTIONS]`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    #[command(flatten)]
+    pub wait_opts: WaitOpts,
+
+    /// The model the job will use (see `check --model`).
+    #[arg(long, env = "CLAUDE_GUARD_MODEL", value_name = "NAME")]
+    pub model: Option<String>,
+}
+
+fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e}; expected RFC 3339 like 2026-07-06T08:00:00Z"))
+}
+
+/// Parses a humantime duration that names its unit (`90s`, `2h 30m`); a bare number is refused.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e}; use a unit, e.g. 90s, 30m, 2h 30m"))
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number; give a percent 0–100, e.g. 90"))?;
+    if (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0–100"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_claude_args_after_guard_options() {
+        let cli = Cli::try_parse_from(["g", "run", "--max-age", "5m", "--", "-p", "--model", "x"])
+            .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!()
+        };
+        assert_eq!(run.common.max_age, Duration::from_secs(300));
+        assert_eq!(run.claude_args, ["-p", "--model", "x"]);
+    }
+
+    #[test]
+    fn durations_need_units_and_percent_is_bounded() {
+        assert!(Cli::try_parse_from(["g", "check", "--max-age", "90"]).is_err());
+        assert!(Cli::try_parse_from(["g", "check", "--max-utilization", "120"]).is_err());
+        assert!(Cli::try_parse_from(["g", "check", "--max-utilization", "85%"]).is_ok());
+    }
+}

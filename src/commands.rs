@@ -1,0 +1,337 @@
+//! The four commands: read the state (I/O), call the pure `decide`, then report and act.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use crate::cli::{CheckArgs, Cli, Command, Common, RunArgs, WaitArgs, WaitOpts};
+use crate::decide::{self, Decision, Verdict};
+use crate::exit_codes::Exit;
+use crate::model::{self, ClaudeArgs, ModelChoice};
+use crate::policy::{OnUnknown, Policy, WaitPolicy};
+use crate::report::{self, Outcome};
+use crate::snapshot::{Origin, ParseContext, Snapshot};
+use crate::{claude_files, launch, plan, source, wait};
+
+/// Runs the parsed command line; returns the exit status (for `run`, only on refusal or failure).
+pub fn dispatch(cli: Cli) -> Result<Exit> {
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Check(args) => check(args),
+        Command::Status(args) => status(args),
+        Command::Wait(args) => wait_cmd(args),
+    }
+}
+
+/// One evaluation: what was read and what was decided.
+pub struct Evaluation {
+    /// The decision.
+    pub decision: Decision,
+    /// The snapshot (`None` when plan limits do not apply and nothing was read).
+    pub snapshot: Option<Snapshot>,
+    /// The run's model.
+    pub model: ModelChoice,
+    /// The time it was evaluated at.
+    pub now: DateTime<Utc>,
+}
+
+/// The inputs that stay the same across re-evaluations while waiting.
+pub struct Inputs<'a> {
+    /// Shared options.
+    pub common: &'a Common,
+    /// The policy.
+    pub policy: Policy,
+    /// What claude's argv says.
+    pub claude_args: ClaudeArgs,
+    /// `--model` of check/status/wait.
+    pub explicit_model: Option<&'a str>,
+    /// Where `--now` started and when, so waiting advances from it in real time.
+    pub clock: Clock,
+}
+
+/// "Now": the real clock, or `--now` advanced by real elapsed time.
+#[derive(Clone, Copy)]
+pub struct Clock {
+    base: Option<DateTime<Utc>>,
+    started: Instant,
+}
+
+impl Clock {
+    /// A clock starting at `--now` (or the real time when `None`).
+    pub fn new(base: Option<DateTime<Utc>>) -> Self {
+        Clock {
+            base,
+            started: Instant::now(),
+        }
+    }
+
+    /// The current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        match self.base {
+            Some(base) => {
+                base + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
+            }
+            None => Utc::now(),
+        }
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The settings files that can name a model or an `apiKeyHelper`, highest precedence first,
+/// with labels for `--explain`.
+fn load_settings(args: &ClaudeArgs) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    if let Some(flag) = &args.settings
+        && let Some(v) = model::read_flag_settings(flag)
+    {
+        out.push(("--settings".to_owned(), v));
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let config_dir = claude_files::config_dir();
+    for path in model::SettingsPaths::new(&cwd, config_dir.as_deref()).files {
+        if let Some(v) = model::read_settings(&path) {
+            out.push((path.display().to_string(), v));
+        }
+    }
+    out
+}
+
+/// Reads the snapshot from the configured source.
+pub fn load_snapshot(common: &Common, now: DateTime<Utc>) -> Snapshot {
+    let ctx = ParseContext {
+        scale: common.utilization_scale,
+        org: common.org.clone(),
+        logged_in_org: None,
+        default_fetched_at: None,
+    };
+    if let Some(path) = &common.snapshot {
+        source::from_path(path, &ctx, now)
+    } else if let Some(url) = &common.bridge {
+        source::from_bridge(url, &ctx, now)
+    } else {
+        Snapshot::unknown(
+            Origin {
+                kind: "none".into(),
+                location: String::new(),
+            },
+            "no snapshot source is configured: pass --snapshot PATH|- or --bridge URL (or set CLAUDE_GUARD_SNAPSHOT / CLAUDE_GUARD_BRIDGE)",
+        )
+    }
+}
+
+/// Reads the state and decides, at `inputs.clock.now()`.
+pub fn evaluate(inputs: &Inputs) -> Evaluation {
+    let now = inputs.clock.now();
+    let settings = load_settings(&inputs.claude_args);
+    let model = model::resolve(
+        inputs.explicit_model,
+        &inputs.claude_args,
+        env_var("ANTHROPIC_MODEL").as_deref(),
+        &settings,
+    );
+    if let Some(why) = plan::not_applicable(&env_var, &inputs.claude_args, &settings) {
+        return Evaluation {
+            decision: Decision::plan_limits_off(why),
+            snapshot: None,
+            model,
+            now,
+        };
+    }
+    let snapshot = load_snapshot(inputs.common, now);
+    let decision = decide::decide(&snapshot, &inputs.policy, model.family, now);
+    Evaluation {
+        decision,
+        snapshot: Some(snapshot),
+        model,
+        now,
+    }
+}
+
+fn policy_from(common: &Common, default_unknown: OnUnknown, wait: Option<&WaitOpts>) -> Policy {
+    Policy {
+        max_age: common.max_age,
+        max_utilization: common.max_utilization,
+        overage: common.overage,
+        on_unknown: common.on_unknown.unwrap_or(default_unknown),
+        grace: wait.map_or(Policy::default().grace, |w| w.grace),
+        wait: wait.map(|w| WaitPolicy {
+            max_wait: w.max_wait,
+        }),
+    }
+}
+
+fn outcome<'a>(eval: &'a Evaluation, inputs: &Inputs, waiting: bool) -> Outcome<'a> {
+    let families_with_room = match (&eval.snapshot, eval.decision.verdict) {
+        (Some(s), Verdict::Refuse) => {
+            decide::families_with_room(s, &inputs.policy, eval.now, eval.model.family)
+        }
+        _ => vec![],
+    };
+    Outcome {
+        decision: &eval.decision,
+        snapshot: eval.snapshot.as_ref(),
+        model: &eval.model,
+        now: eval.now,
+        grace: inputs.policy.grace,
+        families_with_room,
+        waiting,
+    }
+}
+
+fn print_lines(lines: &[String]) {
+    let mut err = anstream::stderr().lock();
+    for line in lines {
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+/// Prints `--explain` and `--json` (to `json_to_stdout` or stderr).
+fn emit_diagnostics(o: &Outcome, common: &Common, json_to_stdout: bool) {
+    if common.explain {
+        print_lines(&report::explain_lines(o));
+    }
+    if common.json {
+        let text = report::json_object(o).to_string();
+        if json_to_stdout {
+            let _ = writeln!(std::io::stdout(), "{text}");
+        } else {
+            let _ = writeln!(std::io::stderr(), "{text}");
+        }
+    }
+}
+
+fn run(args: RunArgs) -> Result<Exit> {
+    let claude = launch::find_claude(std::env::var_os("CLAUDE_GUARD_CLAUDE").as_deref())?;
+    let wait_opts = args.wait.then_some(&args.wait_opts);
+    let inputs = Inputs {
+        common: &args.common,
+        policy: policy_from(&args.common, OnUnknown::Allow, wait_opts),
+        claude_args: model::parse_claude_args(&args.claude_args),
+        explicit_model: None,
+        clock: Clock::new(args.common.now),
+    };
+    let mut eval = evaluate(&inputs);
+    if args.wait && eval.decision.exit != Exit::Go && eval.decision.waitable {
+        emit_diagnostics(&outcome(&eval, &inputs, true), &args.common, false);
+        match wait::until_go(eval, &inputs, &args.wait_opts)? {
+            wait::Finished::Done(done) => eval = *done,
+            wait::Finished::Signalled(exit) => return Ok(exit),
+        }
+    }
+    let o = outcome(&eval, &inputs, args.wait);
+    emit_diagnostics(&o, &args.common, false);
+    if eval.decision.exit != Exit::Go {
+        print_lines(&report::refusal_lines(&o));
+        return Ok(eval.decision.exit);
+    }
+    if let Some(line) = report::warning_line(&o) {
+        print_lines(&[line]);
+    }
+    Err(launch::exec(&claude, &args.claude_args).into())
+}
+
+fn gate_inputs<'a>(
+    common: &'a Common,
+    model: Option<&'a str>,
+    wait: Option<&WaitOpts>,
+) -> Inputs<'a> {
+    Inputs {
+        common,
+        policy: policy_from(common, OnUnknown::Refuse, wait),
+        claude_args: ClaudeArgs::default(),
+        explicit_model: model,
+        clock: Clock::new(common.now),
+    }
+}
+
+/// A short line for a go in check/wait, so CI logs say why the gate opened.
+fn go_line(eval: &Evaluation) -> String {
+    let d = &eval.decision;
+    let detail = match (&d.plan_limits, &d.hottest) {
+        (decide::PlanLimits::NotApplicable(why), _) => format!("plan limits do not apply: {why}"),
+        (_, Some(h)) => {
+            let pct = d
+                .buckets
+                .iter()
+                .find(|v| &v.bucket.name == h)
+                .and_then(|v| v.effective)
+                .unwrap_or(0.0);
+            format!(
+                "hottest {h} at {}% ({} family)",
+                decide::fmt_pct(pct),
+                eval.model.family
+            )
+        }
+        _ => "no plan window applies".into(),
+    };
+    format!("claude-guard: go — {detail}")
+}
+
+fn report_gate(eval: &Evaluation, inputs: &Inputs, common: &Common) -> Exit {
+    let o = outcome(eval, inputs, false);
+    emit_diagnostics(&o, common, true);
+    match (eval.decision.exit, eval.decision.verdict) {
+        (Exit::Go, Verdict::Go) if !common.json => print_lines(&[go_line(eval)]),
+        (Exit::Go, _) => {
+            if let Some(line) = report::warning_line(&o) {
+                print_lines(&[line]);
+            }
+        }
+        _ => print_lines(&report::refusal_lines(&o)),
+    }
+    eval.decision.exit
+}
+
+fn check(args: CheckArgs) -> Result<Exit> {
+    let inputs = gate_inputs(&args.common, args.model.as_deref(), None);
+    let eval = evaluate(&inputs);
+    Ok(report_gate(&eval, &inputs, &args.common))
+}
+
+fn status(args: CheckArgs) -> Result<Exit> {
+    let inputs = gate_inputs(&args.common, args.model.as_deref(), None);
+    let eval = evaluate(&inputs);
+    let o = outcome(&eval, &inputs, false);
+    if args.common.explain {
+        print_lines(&report::explain_lines(&o));
+    }
+    if args.common.json {
+        let _ = writeln!(std::io::stdout(), "{}", report::json_object(&o));
+    } else {
+        let _ = write!(anstream::stdout(), "{}", report::status_text(&o));
+    }
+    Ok(Exit::Go)
+}
+
+fn wait_cmd(args: WaitArgs) -> Result<Exit> {
+    let inputs = gate_inputs(&args.common, args.model.as_deref(), Some(&args.wait_opts));
+    let mut eval = evaluate(&inputs);
+    if eval.decision.exit != Exit::Go && eval.decision.waitable {
+        match wait::until_go(eval, &inputs, &args.wait_opts)? {
+            wait::Finished::Done(done) => eval = *done,
+            wait::Finished::Signalled(exit) => return Ok(exit),
+        }
+    }
+    Ok(report_gate(&eval, &inputs, &args.common))
+}
+
+/// argv for a guard invoked under the name `claude`: `claude-guard run -- ARGS`.
+pub fn multicall_argv(argv: Vec<OsString>) -> Vec<OsString> {
+    let invoked_as = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_os_string());
+    if invoked_as.as_deref() == Some(std::ffi::OsStr::new("claude")) {
+        let mut out: Vec<OsString> = vec!["claude-guard".into(), "run".into(), "--".into()];
+        out.extend(argv.into_iter().skip(1));
+        out
+    } else {
+        argv
+    }
+}

@@ -1,0 +1,148 @@
+//! Finds the real `claude` and replaces this process with it (`execvp`: same pid, same TTY,
+//! stdin/stdout/stderr and environment inherited, arguments passed byte for byte).
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+
+use crate::exit_codes::Exit;
+
+/// A text marker in `bin/claude`: a `claude` on PATH containing it is our shim, not the real one.
+pub const SHIM_MARKER: &[u8] = b"claude-guard-shim";
+
+/// Why the real `claude` could not be started; carries its exit code (126 or 127).
+#[derive(Debug)]
+pub struct LaunchError {
+    /// 126 (not executable) or 127 (not found).
+    pub exit: Exit,
+    /// What happened and how to fix it.
+    pub message: String,
+}
+
+impl std::fmt::Display for LaunchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for LaunchError {}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// Whether `path` is claude-guard itself (a symlink, hard link or copy of this binary) or
+/// the `bin/claude` shim, either of which would loop back into the guard.
+fn is_guard(path: &Path, me: Option<&Path>) -> bool {
+    if me.is_some_and(|me| same_file(path, me)) {
+        return true;
+    }
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    if let Some(me) = me
+        && let Ok(my_meta) = std::fs::metadata(me)
+        && meta.len() == my_meta.len()
+        && meta.len() < 64 << 20
+        && std::fs::read(path).ok() == std::fs::read(me).ok()
+    {
+        return true; // a copy of the guard binary
+    }
+    // The shim is a small text script carrying the marker.
+    meta.len() < 16 << 10
+        && std::fs::read(path).is_ok_and(|b| b.windows(SHIM_MARKER.len()).any(|w| w == SHIM_MARKER))
+}
+
+fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Resolves the real `claude`: `CLAUDE_GUARD_CLAUDE` when set, else the first `claude` on
+/// `PATH` that is not claude-guard or its shim.
+pub fn find_claude(explicit: Option<&OsStr>) -> Result<PathBuf, LaunchError> {
+    let me = std::env::current_exe().ok();
+    if let Some(explicit) = explicit.filter(|e| !e.is_empty()) {
+        let path = PathBuf::from(explicit);
+        let path = if path.components().count() > 1 {
+            path
+        } else {
+            which::which(&path).unwrap_or(path)
+        };
+        if !path.exists() {
+            return Err(LaunchError {
+                exit: Exit::NotFound,
+                message: format!(
+                    "CLAUDE_GUARD_CLAUDE={} does not exist; point it at the real claude",
+                    path.display()
+                ),
+            });
+        }
+        if !is_executable(&path) {
+            return Err(LaunchError {
+                exit: Exit::NotExecutable,
+                message: format!(
+                    "CLAUDE_GUARD_CLAUDE={} is not executable (chmod +x it)",
+                    path.display()
+                ),
+            });
+        }
+        if is_guard(&path, me.as_deref()) {
+            return Err(LaunchError {
+                exit: Exit::NotFound,
+                message: format!(
+                    "CLAUDE_GUARD_CLAUDE={} is claude-guard itself; point it at the real claude",
+                    path.display()
+                ),
+            });
+        }
+        return Ok(path);
+    }
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    let mut not_executable = None;
+    for dir in std::env::split_paths(&path_var) {
+        let candidate = dir.join("claude");
+        if !candidate.is_file() {
+            continue;
+        }
+        if !is_executable(&candidate) {
+            not_executable.get_or_insert(candidate);
+            continue;
+        }
+        if !is_guard(&candidate, me.as_deref()) {
+            return Ok(candidate);
+        }
+    }
+    Err(match not_executable {
+        Some(p) => LaunchError {
+            exit: Exit::NotExecutable,
+            message: format!("{} is not executable; fix its mode or set CLAUDE_GUARD_CLAUDE", p.display()),
+        },
+        None => LaunchError {
+            exit: Exit::NotFound,
+            message: "the real claude was not found on PATH (claude-guard and its shim are skipped); \
+                      install it (npm install -g @anthropic-ai/claude-code) or set CLAUDE_GUARD_CLAUDE=/path/to/claude"
+                .into(),
+        },
+    })
+}
+
+/// Replaces this process with `program args...`. Returns only on failure. std's `exec`
+/// restores SIGPIPE to its default before `execvp`, as a shell would.
+pub fn exec(program: &Path, args: &[OsString]) -> LaunchError {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    let err = std::process::Command::new(program).args(args).exec();
+    let exit = match err.kind() {
+        std::io::ErrorKind::NotFound => Exit::NotFound,
+        _ => Exit::NotExecutable,
+    };
+    LaunchError {
+        exit,
+        message: format!("could not start {}: {err}", program.display()),
+    }
+}

@@ -1,0 +1,50 @@
+//! claude-guard: a pre-flight guard for Claude Code. See README.md and DESIGN.md.
+//!
+//! `main` is the one place that prints fatal errors and turns results into exit codes.
+
+mod claude_files;
+mod cli;
+mod commands;
+mod decide;
+mod exit_codes;
+mod launch;
+mod model;
+mod plan;
+mod policy;
+mod report;
+mod snapshot;
+mod source;
+mod wait;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::exit_codes::Exit;
+
+fn main() -> ExitCode {
+    let argv = commands::multicall_argv(std::env::args_os().collect());
+    let cli = match cli::Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Go
+            }
+            .into();
+        }
+    };
+    match commands::dispatch(cli) {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            let exit = err
+                .downcast_ref::<launch::LaunchError>()
+                .map_or(Exit::Internal, |e| e.exit);
+            let _ = writeln!(anstream::stderr(), "claude-guard: error: {err:#}");
+            exit.into()
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Sleep-until-reset: sleep until the latest blocking `resets_at` plus `--grace`, read the
+//! state again, decide again; repeat while still pinned. Sleeps against the wall clock in
+//! short slices (a suspended laptop wakes on time) and stops at once on SIGINT/SIGTERM.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use crate::cli::WaitOpts;
+use crate::commands::{Evaluation, Inputs, evaluate};
+use crate::exit_codes::Exit;
+use crate::report;
+
+/// How a wait ended.
+pub enum Finished {
+    /// The state was read again and decided: a go, or a refusal that waiting cannot lift.
+    Done(Box<Evaluation>),
+    /// SIGINT (130) or SIGTERM (143) arrived; claude must not start.
+    Signalled(Exit),
+}
+
+/// Re-check intervals when a pinned bucket has no `resets_at`: 1, 2, 5, then every 10 min.
+const BACKOFF: [Duration; 4] = [
+    Duration::from_secs(60),
+    Duration::from_secs(120),
+    Duration::from_secs(300),
+    Duration::from_secs(600),
+];
+
+/// Longest single sleep between wall-clock checks.
+const SLICE: Duration = Duration::from_millis(200);
+
+/// Off a TTY, a progress line every this often.
+const LOG_EVERY: Duration = Duration::from_secs(600);
+
+/// Which signal arrived: 0 none, else its number.
+fn install_signal_flag() -> Result<Arc<AtomicUsize>> {
+    let flag = Arc::new(AtomicUsize::new(0));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_usize(sig, Arc::clone(&flag), sig as usize)
+            .context("could not install the SIGINT/SIGTERM handler for --wait")?;
+    }
+    Ok(flag)
+}
+
+fn signalled(flag: &AtomicUsize) -> Option<Exit> {
+    match flag.load(Ordering::Relaxed) {
+        0 => None,
+        s if s == signal_hook::consts::SIGTERM as usize => Some(Exit::Terminated),
+        _ => Some(Exit::Interrupted),
+    }
+}
+
+/// Waits from the refusal in `first` until a decision that waiting cannot change.
+pub fn until_go(first: Evaluation, inputs: &Inputs, opts: &WaitOpts) -> Result<Finished> {
+    let flag = install_signal_flag()?;
+    let started = inputs.clock.now();
+    let deadline =
+        started + chrono::Duration::from_std(opts.max_wait).unwrap_or(chrono::Duration::MAX);
+    let grace = chrono::Duration::from_std(opts.grace).unwrap_or_default();
+    let tty = std::io::stderr().is_terminal() && !opts.quiet;
+    let mut eval = first;
+    let mut backoff = 0usize;
+    loop {
+        let d = &eval.decision;
+        if d.exit == Exit::Go || !d.waitable {
+            return Ok(Finished::Done(Box::new(eval)));
+        }
+        let now = inputs.clock.now();
+        let target = match d.resets_at {
+            Some(t) => (t + grace).max(now),
+            None => {
+                let step = BACKOFF[backoff.min(BACKOFF.len() - 1)];
+                backoff += 1;
+                now + chrono::Duration::from_std(step).unwrap_or_default()
+            }
+        };
+        if target > deadline {
+            // The unknown-reset back-off has used up --max-wait: give up with the refusal.
+            return Ok(Finished::Done(Box::new(eval)));
+        }
+        let what = d
+            .reason
+            .as_ref()
+            .map(|r| r.key().to_owned())
+            .unwrap_or_default();
+        let label = match d.resets_at {
+            Some(t) => format!(
+                "{what} ({}) resets {}",
+                report::words(&what, None),
+                report::when(t, now)
+            ),
+            None => format!("{what} pinned with no reset time; re-checking"),
+        };
+        if let Some(exit) = sleep_until(target, inputs, &label, tty, opts.quiet, &flag) {
+            return Ok(Finished::Signalled(exit));
+        }
+        eval = evaluate(inputs);
+    }
+}
+
+/// Sleeps until `target` on the wall clock; `Some(exit)` when a signal arrived.
+fn sleep_until(
+    target: DateTime<Utc>,
+    inputs: &Inputs,
+    label: &str,
+    tty: bool,
+    quiet: bool,
+    flag: &AtomicUsize,
+) -> Option<Exit> {
+    let mut err = anstream::stderr();
+    if !quiet && !tty {
+        let _ = writeln!(
+            err,
+            "claude-guard: waiting: {label}; re-checking at {}",
+            report::utc(target)
+        );
+    }
+    let mut last_log = std::time::Instant::now();
+    let mut last_draw = None;
+    loop {
+        if let Some(exit) = signalled(flag) {
+            if tty {
+                let _ = write!(err, "\r\x1b[2K");
+            }
+            let _ = writeln!(
+                err,
+                "claude-guard: interrupted while waiting; claude was not started."
+            );
+            return Some(exit);
+        }
+        let now = inputs.clock.now();
+        if now >= target {
+            if tty {
+                let _ = write!(err, "\r\x1b[2K");
+            }
+            return None;
+        }
+        let left = (target - now).to_std().unwrap_or_default();
+        if tty {
+            let secs = left.as_secs();
+            if last_draw != Some(secs) {
+                last_draw = Some(secs);
+                let _ = write!(
+                    err,
+                    "\r\x1b[2Kclaude-guard: waiting {} — {label}",
+                    humantime::format_duration(Duration::from_secs(secs))
+                );
+                let _ = err.flush();
+            }
+        } else if !quiet && last_log.elapsed() >= LOG_EVERY {
+            last_log = std::time::Instant::now();
+            let _ = writeln!(
+                err,
+                "claude-guard: still waiting, {} left",
+                humantime::format_duration(Duration::from_secs(left.as_secs()))
+            );
+        }
+        std::thread::sleep(left.min(SLICE));
+    }
+}

@@ -1,0 +1,207 @@
+//! Test harness: runs the built `claude-guard` with an isolated environment (temporary HOME,
+//! no CLAUDE_GUARD_* / ANTHROPIC_* / CLAUDE_CODE_* variables from the developer's shell) and a
+//! bounded wait, so no test can hang or read a real account.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `--now` that the bundled examples are evaluated at (2 minutes after their `fetched_at`).
+pub const NOW: &str = "2026-11-20T09:00:00Z";
+
+/// The built binary.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_claude-guard"))
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `examples/<name>`.
+pub fn example(name: &str) -> PathBuf {
+    root().join("examples").join(name)
+}
+
+/// `tests/fixtures/payloads/<name>` (copies of the real payloads).
+pub fn payload(name: &str) -> PathBuf {
+    root().join("tests/fixtures/payloads").join(name)
+}
+
+/// The output of one run.
+#[derive(Debug)]
+pub struct Out {
+    /// Exit code (`None` when killed by a signal).
+    pub code: Option<i32>,
+    /// Signal that ended it, if any.
+    pub signal: Option<i32>,
+    /// stdout, lossy UTF-8.
+    pub stdout: String,
+    /// stderr, lossy UTF-8.
+    pub stderr: String,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl Out {
+    /// stdout parsed as one JSON object.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// stderr parsed as one JSON object on its last line (`run --json`).
+    pub fn stderr_json(&self) -> serde_json::Value {
+        let line = self.stderr.lines().rev().find(|l| l.starts_with('{')).expect("a JSON line on stderr");
+        serde_json::from_str(line).expect("JSON on stderr")
+    }
+}
+
+/// A `claude-guard` invocation under an isolated environment.
+pub struct Guard {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+    /// The temporary HOME (kept alive for the run).
+    pub home: tempfile::TempDir,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Guard {
+    /// `claude-guard` with a clean environment.
+    pub fn new() -> Self {
+        Self::program(bin())
+    }
+
+    /// Any program (e.g. a `claude` symlink to the guard) with the same clean environment.
+    pub fn program(program: impl AsRef<OsStr>) -> Self {
+        let home = tempfile::tempdir().expect("temp HOME");
+        let mut cmd = Command::new(program);
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("CLAUDE") || k.starts_with("ANTHROPIC") || k.starts_with("XDG_") || k == "GITHUB_ACTIONS" {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env("HOME", home.path())
+            .env("NO_COLOR", "1")
+            .env("XDG_CACHE_HOME", home.path().join(".cache"))
+            .current_dir(home.path());
+        Guard { cmd, stdin: None, timeout: Duration::from_secs(30), home }
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Feeds stdin.
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Sets the working directory.
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    /// Fails the test if the run takes longer than this (default 30 s).
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// The underlying command, for spawning by hand.
+    pub fn command(&mut self) -> &mut Command {
+        &mut self.cmd
+    }
+
+    /// Runs to completion (bounded by the timeout; the child is killed past it).
+    pub fn run(mut self) -> Out {
+        let start = Instant::now();
+        self.cmd
+            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("spawn claude-guard");
+        if let Some(bytes) = self.stdin.take() {
+            let mut pipe = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&bytes);
+            });
+        }
+        let out_pipe = child.stdout.take().unwrap();
+        let err_pipe = child.stderr.take().unwrap();
+        let out_t = std::thread::spawn(move || read_all(out_pipe));
+        let err_t = std::thread::spawn(move || read_all(err_pipe));
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if start.elapsed() > self.timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("claude-guard ran past {:?}", self.timeout);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        use std::os::unix::process::ExitStatusExt;
+        Out {
+            code: status.code(),
+            signal: status.signal(),
+            stdout: String::from_utf8_lossy(&out_t.join().unwrap()).into_owned(),
+            stderr: String::from_utf8_lossy(&err_t.join().unwrap()).into_owned(),
+            elapsed: start.elapsed(),
+        }
+    }
+}
+
+fn read_all(mut r: impl std::io::Read) -> Vec<u8> {
+    let mut v = Vec::new();
+    let _ = r.read_to_end(&mut v);
+    v
+}
+
+/// Writes an executable script.
+pub fn script(path: &Path, body: &str) {
+    std::fs::write(path, body).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A recording stub `claude` in `dir`: writes its argv (NUL-separated), pid and stdin into
+/// `dir/record.*`, then exits with `$STUB_EXIT` (default 7).
+pub fn recording_stub(dir: &Path) -> PathBuf {
+    let path = dir.join("claude");
+    let rec = dir.join("record");
+    script(
+        &path,
+        &format!(
+            "#!/bin/sh\nprintf '%s\\0' \"$@\" > '{r}.argv'\necho $$ > '{r}.pid'\ncat > '{r}.stdin'\nexit ${{STUB_EXIT:-7}}\n",
+            r = rec.display()
+        ),
+    );
+    path
+}
