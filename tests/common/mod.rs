@@ -50,13 +50,22 @@ pub struct Out {
 impl Out {
     /// stdout parsed as one JSON object.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// stderr parsed as one JSON object on its last line (`run --json`).
     pub fn stderr_json(&self) -> serde_json::Value {
-        let line = self.stderr.lines().rev().find(|l| l.starts_with('{')).expect("a JSON line on stderr");
+        let line = self
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .expect("a JSON line on stderr");
         serde_json::from_str(line).expect("JSON on stderr")
     }
 }
@@ -88,7 +97,11 @@ impl Guard {
         let mut cmd = Command::new(program);
         for (key, _) in std::env::vars_os() {
             let k = key.to_string_lossy();
-            if k.starts_with("CLAUDE") || k.starts_with("ANTHROPIC") || k.starts_with("XDG_") || k == "GITHUB_ACTIONS" {
+            if k.starts_with("CLAUDE")
+                || k.starts_with("ANTHROPIC")
+                || k.starts_with("XDG_")
+                || k == "GITHUB_ACTIONS"
+            {
                 cmd.env_remove(&key);
             }
         }
@@ -96,7 +109,12 @@ impl Guard {
             .env("NO_COLOR", "1")
             .env("XDG_CACHE_HOME", home.path().join(".cache"))
             .current_dir(home.path());
-        Guard { cmd, stdin: None, timeout: Duration::from_secs(30), home }
+        Guard {
+            cmd,
+            stdin: None,
+            timeout: Duration::from_secs(30),
+            home,
+        }
     }
 
     /// Adds arguments.
@@ -142,7 +160,11 @@ impl Guard {
     pub fn run(mut self) -> Out {
         let start = Instant::now();
         self.cmd
-            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = self.cmd.spawn().expect("spawn claude-guard");
@@ -202,6 +224,20 @@ pub fn recording_stub(dir: &Path) -> PathBuf {
             "#!/bin/sh\nprintf '%s\\0' \"$@\" > '{r}.argv'\necho $$ > '{r}.pid'\ncat > '{r}.stdin'\nexit ${{STUB_EXIT:-7}}\n",
             r = rec.display()
         ),
+    );
+    path
+}
+
+/// The real Claude Code installed by `scripts/install-claude-code` (or
+/// `$CLAUDE_GUARD_TEST_REAL_CLAUDE`). Fails, never skips, when it is missing.
+pub fn real_claude() -> PathBuf {
+    let path = std::env::var_os("CLAUDE_GUARD_TEST_REAL_CLAUDE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".tools/claude-code/node_modules/.bin/claude"));
+    assert!(
+        path.exists(),
+        "the real Claude Code is not installed at {}; run scripts/install-claude-code (scripts/test does)",
+        path.display()
     );
     path
 }
