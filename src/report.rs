@@ -90,8 +90,17 @@ pub fn utc(t: DateTime<Utc>) -> String {
 
 /// "2026-07-08T15:59:59Z (2026-07-08 17:59 +02:00 local, in 2d 7h)".
 pub fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    format!(
+        "{}, {})",
+        absolute(t).trim_end_matches(')'),
+        relative(t, now)
+    )
+}
+
+/// "2026-07-08T15:59:59Z (2026-07-08 17:59 +02:00 local)".
+pub fn absolute(t: DateTime<Utc>) -> String {
     let local = t.with_timezone(&Local).format("%Y-%m-%d %H:%M %:z");
-    format!("{} ({local} local, {})", utc(t), relative(t, now))
+    format!("{} ({local} local)", utc(t))
 }
 
 fn paint(style: Style, text: &str) -> String {

@@ -103,7 +103,8 @@ pub fn until_go(first: Evaluation, inputs: &Inputs, opts: &WaitOpts) -> Result<F
     }
 }
 
-/// Sleeps until `target` on the wall clock; `Some(exit)` when a signal arrived.
+/// Sleeps until `target` on the wall clock; `Some(exit)` when a signal arrived. On a TTY one
+/// live line (an `indicatif` spinner with a countdown); off a TTY a line now and every 10 min.
 fn sleep_until(
     target: DateTime<Utc>,
     inputs: &Inputs,
@@ -113,6 +114,15 @@ fn sleep_until(
     flag: &AtomicUsize,
 ) -> Option<Exit> {
     let mut err = anstream::stderr();
+    let live = tty.then(|| {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} claude-guard: waiting {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
+    });
     if !quiet && !tty {
         let _ = writeln!(
             err,
@@ -121,12 +131,14 @@ fn sleep_until(
         );
     }
     let mut last_log = std::time::Instant::now();
-    let mut last_draw = None;
+    let finish = |live: &Option<indicatif::ProgressBar>| {
+        if let Some(bar) = live {
+            bar.finish_and_clear();
+        }
+    };
     loop {
         if let Some(exit) = signalled(flag) {
-            if tty {
-                let _ = write!(err, "\r\x1b[2K");
-            }
+            finish(&live);
             let _ = writeln!(
                 err,
                 "claude-guard: interrupted while waiting; claude was not started."
@@ -135,31 +147,21 @@ fn sleep_until(
         }
         let now = inputs.clock.now();
         if now >= target {
-            if tty {
-                let _ = write!(err, "\r\x1b[2K");
-            }
+            finish(&live);
             return None;
         }
-        let left = (target - now).to_std().unwrap_or_default();
-        if tty {
-            let secs = left.as_secs();
-            if last_draw != Some(secs) {
-                last_draw = Some(secs);
-                let _ = write!(
-                    err,
-                    "\r\x1b[2Kclaude-guard: waiting {} — {label}",
-                    humantime::format_duration(Duration::from_secs(secs))
-                );
-                let _ = err.flush();
-            }
+        let left = Duration::from_secs((target - now).to_std().unwrap_or_default().as_secs());
+        if let Some(bar) = &live {
+            bar.set_message(format!("{} — {label}", humantime::format_duration(left)));
+            bar.tick();
         } else if !quiet && last_log.elapsed() >= LOG_EVERY {
             last_log = std::time::Instant::now();
             let _ = writeln!(
                 err,
                 "claude-guard: still waiting, {} left",
-                humantime::format_duration(Duration::from_secs(left.as_secs()))
+                humantime::format_duration(left)
             );
         }
-        std::thread::sleep(left.min(SLICE));
+        std::thread::sleep((target - now).to_std().unwrap_or_default().min(SLICE));
     }
 }

@@ -635,3 +635,44 @@ fn plan_limits_do_not_apply_with_other_auth() {
         .run();
     assert_eq!(out.code, Some(0));
 }
+
+#[test]
+fn the_readme_main_command_prints_what_the_readme_shows() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let shown = readme
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the sample output block after the main command");
+    let out = Guard::new()
+        .env("TZ", "UTC")
+        .args(["check", "--snapshot"])
+        .args([example("opus-weekly-pinned.json")])
+        .args(["--now", "2026-11-20T09:00:00Z"])
+        .run();
+    assert_eq!(out.code, Some(12));
+    assert_eq!(
+        out.stderr, shown,
+        "README.md's sample output drifted from the binary"
+    );
+    assert!(readme.contains(
+        "claude-guard check --snapshot examples/opus-weekly-pinned.json --now 2026-11-20T09:00:00Z"
+    ));
+}
+
+#[test]
+fn the_readme_documents_every_exit_code() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let help = Guard::new().args(["run", "--help"]).run().stdout;
+    for line in help.lines().filter_map(|l| l.trim().split_once("  ")) {
+        let (code, _) = line;
+        if let Ok(code) = code.trim().parse::<u16>() {
+            assert!(
+                readme.contains(&format!("| {code} |"))
+                    || readme.contains(&format!("| {code} / "))
+                    || readme.contains(&format!("/ {code} |")),
+                "exit code {code} is not in the README table"
+            );
+        }
+    }
+}
