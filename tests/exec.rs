@@ -317,3 +317,39 @@ fn subcommands_that_run_no_model_turn_are_not_gated() {
         [b"mcp".to_vec(), b"list".to_vec()]
     );
 }
+
+#[test]
+fn the_shell_alias_example_guards_claude() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin_dir = tmp.path().join("bin");
+    let real_dir = tmp.path().join("real");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    std::fs::create_dir_all(&real_dir).unwrap();
+    symlink(&common::bin(), &bin_dir.join("claude-guard"));
+    recording_stub(&real_dir);
+    let path = std::env::join_paths([
+        &bin_dir,
+        &real_dir,
+        Path::new("/usr/bin"),
+        Path::new("/bin"),
+    ])
+    .unwrap();
+    let alias = |snapshot: &str| {
+        Guard::program("bash")
+            .env("PATH", &path)
+            .env("CLAUDE_GUARD_SNAPSHOT", example(snapshot))
+            .env("CLAUDE_GUARD_NOW", NOW)
+            .args([common::root().join("examples/shell-alias.sh")])
+            .args(["-p", "hello there"])
+            .run()
+    };
+    let out = alias("five-hour-pinned.json");
+    assert_eq!(out.code, Some(10), "{}", out.stderr);
+    assert!(!real_dir.join("record.argv").exists());
+    let out = alias("healthy.json");
+    assert_eq!(out.code, Some(7), "{}", out.stderr);
+    assert_eq!(
+        recorded_argv(&real_dir),
+        [b"-p".to_vec(), b"hello there".to_vec()]
+    );
+}
