@@ -15,14 +15,19 @@ const ABOUT: &str = "Pre-flight guard for Claude Code: before `claude` starts, d
 run will go, bill extra usage, or be refused by a plan limit — then exec claude, refuse with a \
 distinct exit code and the reset time, or sleep until the reset.";
 
-fn after_help() -> String {
-    format!(
-        "{}\nUse as `claude`: alias claude='claude-guard run --', or put a symlink named `claude` \
-         (or bin/claude) first on PATH; options then come from CLAUDE_GUARD_* variables \
-         (CLAUDE_GUARD_WAIT=1, CLAUDE_GUARD_MAX_WAIT=2h, CLAUDE_GUARD_SNAPSHOT=PATH, ...).\n\
-         CLAUDE_GUARD_CLAUDE=/path names the real claude. NO_COLOR turns colour off.",
-        crate::exit_codes::Exit::help_table()
-    )
+/// The `--help` epilogue: the exit-code table and how to use the guard as `claude`. Built
+/// once per process (it is formatted from the one table in `exit_codes.rs`).
+fn after_help() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{}\nUse as `claude`: alias claude='claude-guard run --', or put a symlink named `claude` \
+             (or bin/claude) first on PATH; options then come from CLAUDE_GUARD_* variables \
+             (CLAUDE_GUARD_WAIT=1, CLAUDE_GUARD_MAX_WAIT=2h, CLAUDE_GUARD_SNAPSHOT=PATH, ...).\n\
+             CLAUDE_GUARD_CLAUDE=/path names the real claude. NO_COLOR turns colour off.",
+            crate::exit_codes::Exit::help_table()
+        )
+    });
+    &TEXT
 }
 
 /// `claude-guard`'s arguments.
