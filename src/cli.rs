@@ -48,6 +48,42 @@ pub enum Command {
     /// Block until the decision is go, then exit 0 (no exec).
     #[command(after_long_help = after_help())]
     Wait(WaitArgs),
+    /// Print shell code that makes `claude` a function going through the guard:
+    /// `eval "$(claude-guard init bash)"` in ~/.bashrc (zsh alike), or
+    /// `claude-guard init fish | source` in config.fish.
+    Init(InitArgs),
+    /// Print a shell completion script for claude-guard (e.g. `claude-guard completions zsh`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write one page per command into a directory.
+    Man(ManArgs),
+}
+
+/// `init SHELL [--cmd NAME]`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The shell to write the snippet for.
+    #[arg(value_enum)]
+    pub shell: crate::shell::InitShell,
+
+    /// Name of the function to define (`--cmd cl` keeps `claude` itself unguarded).
+    #[arg(long, value_name = "NAME", default_value = "claude", value_parser = crate::shell::parse_cmd_name)]
+    pub cmd: String,
+}
+
+/// `completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `man [--out-dir DIR]`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write claude-guard.1 and claude-guard-<command>.1 into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 /// Options every command takes.

@@ -7,14 +7,17 @@ use std::time::Instant;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::cli::{CheckArgs, Cli, Command, Common, RunArgs, WaitArgs, WaitOpts};
+use crate::cli::{
+    CheckArgs, Cli, Command, Common, CompletionsArgs, InitArgs, ManArgs, RunArgs, WaitArgs,
+    WaitOpts,
+};
 use crate::decide::{self, Decision, Verdict};
 use crate::exit_codes::Exit;
 use crate::model::{self, ClaudeArgs, ModelChoice};
 use crate::policy::{OnUnknown, Policy, WaitPolicy};
 use crate::report::{self, Outcome};
 use crate::snapshot::{Origin, ParseContext, Snapshot};
-use crate::{claude_files, launch, plan, source, wait};
+use crate::{claude_files, launch, plan, shell, source, wait};
 
 /// Runs the parsed command line; returns the exit status (for `run`, only on refusal or failure).
 pub fn dispatch(cli: Cli) -> Result<Exit> {
@@ -23,6 +26,9 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Check(args) => check(args),
         Command::Status(args) => status(args),
         Command::Wait(args) => wait_cmd(args),
+        Command::Init(args) => init(args),
+        Command::Completions(args) => completions(args),
+        Command::Man(args) => man(args),
     }
 }
 
@@ -319,6 +325,36 @@ fn wait_cmd(args: WaitArgs) -> Result<Exit> {
         }
     }
     Ok(report_gate(&eval, &inputs, &args.common))
+}
+
+fn init(args: InitArgs) -> Result<Exit> {
+    write!(
+        std::io::stdout(),
+        "{}",
+        shell::init_snippet(args.shell, &args.cmd)
+    )?;
+    Ok(Exit::Go)
+}
+
+fn completions(args: CompletionsArgs) -> Result<Exit> {
+    use clap::CommandFactory;
+    // Generated into memory first: clap_complete panics on a write error (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "claude-guard", &mut script);
+    std::io::stdout().write_all(&script)?;
+    Ok(Exit::Go)
+}
+
+fn man(args: ManArgs) -> Result<Exit> {
+    use anyhow::Context;
+    use clap::CommandFactory;
+    match args.out_dir {
+        Some(dir) => std::fs::create_dir_all(&dir)
+            .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+            .with_context(|| format!("could not write man pages into {}", dir.display()))?,
+        None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?,
+    }
+    Ok(Exit::Go)
 }
 
 /// argv for a guard invoked under the name `claude`: `claude-guard run -- ARGS`.

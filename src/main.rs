@@ -12,6 +12,7 @@ mod model;
 mod plan;
 mod policy;
 mod report;
+mod shell;
 mod snapshot;
 mod source;
 mod wait;
