@@ -13,6 +13,7 @@ use crate::cli::{
 };
 use crate::decide::{self, Decision, Verdict};
 use crate::exit_codes::Exit;
+use crate::github::{self, Channel};
 use crate::model::{self, ClaudeArgs, ModelChoice};
 use crate::policy::{OnUnknown, Policy, WaitPolicy};
 use crate::report::{self, Outcome};
@@ -232,6 +233,8 @@ fn run(args: RunArgs) -> Result<Exit> {
     }
     let o = outcome(&eval, &inputs, args.wait);
     emit_diagnostics(&o, &args.common, false);
+    // run's stdout is claude's after exec: the workflow command goes to stderr.
+    github::report(&o, Channel::Stderr);
     if eval.decision.exit != Exit::Go {
         print_lines(&report::refusal_lines(&o));
         return Ok(eval.decision.exit);
@@ -282,6 +285,14 @@ fn go_line(eval: &Evaluation) -> String {
 fn report_gate(eval: &Evaluation, inputs: &Inputs, common: &Common) -> Exit {
     let o = outcome(eval, inputs, false);
     emit_diagnostics(&o, common, true);
+    github::report(
+        &o,
+        if common.json {
+            Channel::Stderr
+        } else {
+            Channel::Stdout
+        },
+    );
     match (eval.decision.exit, eval.decision.verdict) {
         (Exit::Go, Verdict::Go) if !common.json => print_lines(&[go_line(eval)]),
         (Exit::Go, _) => {
