@@ -175,6 +175,13 @@ pub struct RunArgs {
     #[command(flatten)]
     pub wait_opts: WaitOpts,
 
+    /// When the run's model has its own weekly limit pinned (seven_day_opus, seven_day_sonnet,
+    /// a model-scoped limit) and every limit that applies to MODEL is clear, run claude with
+    /// `--model MODEL` instead (also instead of billing extra usage). Never when five_hour,
+    /// seven_day or seven_day_oauth_apps is pinned: they count every model. Empty: off.
+    #[arg(long, env = "CLAUDE_GUARD_MODEL_FALLBACK", value_name = "MODEL", value_parser = parse_model_fallback)]
+    pub model_fallback: Option<String>,
+
     /// Arguments for claude, passed byte for byte (put them after `--`).
     #[arg(
         value_name = "CLAUDE_ARGS",
@@ -219,6 +226,20 @@ fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
 /// Parses a humantime duration that names its unit (`90s`, `2h 30m`); a bare number is refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e}; use a unit, e.g. 90s, 30m, 2h 30m"))
+}
+
+/// A `--model-fallback` value must name a known family, or the guard could not tell which
+/// limits apply to it. Empty (`CLAUDE_GUARD_MODEL_FALLBACK=`) means no fallback.
+fn parse_model_fallback(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() || crate::model::family_of(s, false).is_some() {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} names no model family claude-guard knows; use sonnet, opus, haiku, fable or a \
+             full id such as claude-sonnet-5-5"
+        ))
+    }
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {

@@ -18,7 +18,7 @@ use crate::model::{self, ClaudeArgs, ModelChoice};
 use crate::policy::{OnUnknown, Policy, WaitPolicy};
 use crate::report::{self, Outcome};
 use crate::snapshot::{Origin, ParseContext, Snapshot};
-use crate::{claude_files, launch, plan, shell, source, wait};
+use crate::{claude_files, fallback, launch, plan, shell, source, wait};
 
 /// Runs the parsed command line; returns the exit status (for `run`, only on refusal or failure).
 pub fn dispatch(cli: Cli) -> Result<Exit> {
@@ -224,6 +224,29 @@ fn run(args: RunArgs) -> Result<Exit> {
         clock: Clock::new(args.common.now),
     };
     let mut eval = evaluate(&inputs);
+    let mut claude_args = std::borrow::Cow::Borrowed(&args.claude_args);
+    if let Some(model) = args.model_fallback.as_deref().filter(|m| !m.is_empty())
+        && let Some(snapshot) = &eval.snapshot
+        && let Some(switch) = fallback::consider(
+            &eval.decision,
+            snapshot,
+            &inputs.policy,
+            eval.now,
+            eval.model.family,
+            model,
+            &args.claude_args,
+        )
+    {
+        print_lines(&[fallback::message(&switch, &eval.decision, model)]);
+        eval.model = ModelChoice {
+            family: switch.family,
+            model: Some(model.to_owned()),
+            source: format!("--model-fallback ({} pinned)", switch.pinned),
+            note: None,
+        };
+        eval.decision = switch.decision;
+        claude_args = std::borrow::Cow::Owned(switch.argv);
+    }
     if args.wait && eval.decision.exit != Exit::Go && eval.decision.waitable {
         emit_diagnostics(&outcome(&eval, &inputs, true), &args.common, false);
         match wait::until_go(eval, &inputs, &args.wait_opts)? {
@@ -242,7 +265,7 @@ fn run(args: RunArgs) -> Result<Exit> {
     if let Some(line) = report::warning_line(&o) {
         print_lines(&[line]);
     }
-    Err(launch::exec(&claude, &args.claude_args).into())
+    Err(launch::exec(&claude, &claude_args).into())
 }
 
 fn gate_inputs<'a>(

@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod decide;
 mod exit_codes;
+mod fallback;
 mod github;
 mod launch;
 mod model;

@@ -193,7 +193,7 @@ fn completions_generate_for_each_shell() {
         let out = Guard::new().args(["completions", sh]).run();
         assert_eq!(out.code, Some(0), "{sh}: {out:?}");
         assert!(out.stdout.contains("claude-guard"), "{sh}");
-        assert!(out.stdout.contains("max-wait"), "{sh}: run's options");
+        assert!(out.stdout.contains("model-fallback"), "{sh}: run's options");
     }
     assert_eq!(
         Guard::new().args(["completions", "tcsh"]).run().code,
@@ -243,7 +243,7 @@ fn man_page_renders() {
     let out = Guard::new().args(["man", "--out-dir"]).args([&pages]).run();
     assert_eq!(out.code, Some(0), "{out:?}");
     let run = std::fs::read_to_string(pages.join("claude-guard-run.1")).unwrap();
-    assert!(run.contains("CLAUDE_GUARD_SNAPSHOT"), "{run}");
+    assert!(run.contains("CLAUDE_GUARD_MODEL_FALLBACK"), "{run}");
     assert!(run.contains("CLAUDE_GUARD_WAIT"));
     for page in [
         "claude-guard.1",
