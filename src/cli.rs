@@ -17,9 +17,11 @@ distinct exit code and the reset time, or sleep until the reset.";
 
 fn after_help() -> String {
     format!(
-        "{}\nUse as `claude`: alias claude='claude-guard run --', or put a symlink named `claude` \
-         (or bin/claude) first on PATH; options then come from CLAUDE_GUARD_* variables \
-         (CLAUDE_GUARD_WAIT=1, CLAUDE_GUARD_MAX_WAIT=2h, CLAUDE_GUARD_SNAPSHOT=PATH, ...).\n\
+        "{}\nUse as `claude`: eval \"$(claude-guard init bash)\" in ~/.bashrc (zsh alike; fish: \
+         claude-guard init fish | source) makes `claude` a function through the guard; for \
+         scripts and cron put a symlink named `claude` (or bin/claude) first on PATH. Options \
+         then come from CLAUDE_GUARD_* variables (CLAUDE_GUARD_WAIT=1, CLAUDE_GUARD_MAX_WAIT=2h, \
+         CLAUDE_GUARD_SNAPSHOT=PATH, ...).\n\
          CLAUDE_GUARD_CLAUDE=/path names the real claude. NO_COLOR turns colour off.",
         crate::exit_codes::Exit::help_table()
     )
