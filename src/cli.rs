@@ -20,9 +20,11 @@ distinct exit code and the reset time, or sleep until the reset.";
 fn after_help() -> &'static str {
     static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "{}\nUse as `claude`: alias claude='claude-guard run --', or put a symlink named `claude` \
-             (or bin/claude) first on PATH; options then come from CLAUDE_GUARD_* variables \
-             (CLAUDE_GUARD_WAIT=1, CLAUDE_GUARD_MAX_WAIT=2h, CLAUDE_GUARD_SNAPSHOT=PATH, ...).\n\
+            "{}\nUse as `claude`: eval \"$(claude-guard init bash)\" in ~/.bashrc (zsh alike; fish: \
+             claude-guard init fish | source) makes `claude` a function through the guard; for \
+             scripts and cron put a symlink named `claude` (or bin/claude) first on PATH. Options \
+             then come from CLAUDE_GUARD_* variables (CLAUDE_GUARD_WAIT=1, CLAUDE_GUARD_MAX_WAIT=2h, \
+             CLAUDE_GUARD_SNAPSHOT=PATH, ...).\n\
              CLAUDE_GUARD_CLAUDE=/path names the real claude. NO_COLOR turns colour off.",
             crate::exit_codes::Exit::help_table()
         )
@@ -53,6 +55,42 @@ pub enum Command {
     /// Block until the decision is go, then exit 0 (no exec).
     #[command(after_long_help = after_help())]
     Wait(WaitArgs),
+    /// Print shell code that makes `claude` a function going through the guard:
+    /// `eval "$(claude-guard init bash)"` in ~/.bashrc (zsh alike), or
+    /// `claude-guard init fish | source` in config.fish.
+    Init(InitArgs),
+    /// Print a shell completion script for claude-guard (e.g. `claude-guard completions zsh`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write one page per command into a directory.
+    Man(ManArgs),
+}
+
+/// `init SHELL [--cmd NAME]`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The shell to write the snippet for.
+    #[arg(value_enum)]
+    pub shell: crate::shell::InitShell,
+
+    /// Name of the function to define (`--cmd cl` keeps `claude` itself unguarded).
+    #[arg(long, value_name = "NAME", default_value = "claude", value_parser = crate::shell::parse_cmd_name)]
+    pub cmd: String,
+}
+
+/// `completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `man [--out-dir DIR]`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write claude-guard.1 and claude-guard-<command>.1 into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 /// Options every command takes.
@@ -144,6 +182,13 @@ pub struct RunArgs {
     #[command(flatten)]
     pub wait_opts: WaitOpts,
 
+    /// When the run's model has its own weekly limit pinned (seven_day_opus, seven_day_sonnet,
+    /// a model-scoped limit) and every limit that applies to MODEL is clear, run claude with
+    /// `--model MODEL` instead (also instead of billing extra usage). Never when five_hour,
+    /// seven_day or seven_day_oauth_apps is pinned: they count every model. Empty: off.
+    #[arg(long, env = "CLAUDE_GUARD_MODEL_FALLBACK", value_name = "MODEL", value_parser = parse_model_fallback)]
+    pub model_fallback: Option<String>,
+
     /// Arguments for claude, passed byte for byte (put them after `--`).
     #[arg(
         value_name = "CLAUDE_ARGS",
@@ -188,6 +233,20 @@ fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
 /// Parses a humantime duration that names its unit (`90s`, `2h 30m`); a bare number is refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e}; use a unit, e.g. 90s, 30m, 2h 30m"))
+}
+
+/// A `--model-fallback` value must name a known family, or the guard could not tell which
+/// limits apply to it. Empty (`CLAUDE_GUARD_MODEL_FALLBACK=`) means no fallback.
+fn parse_model_fallback(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() || crate::model::family_of(s, false).is_some() {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} names no model family claude-guard knows; use sonnet, opus, haiku, fable or a \
+             full id such as claude-sonnet-5-5"
+        ))
+    }
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {

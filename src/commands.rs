@@ -7,14 +7,18 @@ use std::time::Instant;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::cli::{CheckArgs, Cli, Command, Common, RunArgs, WaitArgs, WaitOpts};
+use crate::cli::{
+    CheckArgs, Cli, Command, Common, CompletionsArgs, InitArgs, ManArgs, RunArgs, WaitArgs,
+    WaitOpts,
+};
 use crate::decide::{self, Decision, Verdict};
 use crate::exit_codes::Exit;
+use crate::github::{self, Channel};
 use crate::model::{self, ClaudeArgs, ModelChoice};
 use crate::policy::{OnUnknown, Policy, WaitPolicy};
 use crate::report::{self, Outcome};
 use crate::snapshot::{Origin, ParseContext, Snapshot};
-use crate::{claude_files, launch, plan, source, wait};
+use crate::{claude_files, fallback, launch, plan, shell, source, wait};
 
 /// Runs the parsed command line; returns the exit status (for `run`, only on refusal or failure).
 pub fn dispatch(cli: Cli) -> Result<Exit> {
@@ -23,6 +27,9 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Check(args) => check(args),
         Command::Status(args) => status(args),
         Command::Wait(args) => wait_cmd(args),
+        Command::Init(args) => init(args),
+        Command::Completions(args) => completions(args),
+        Command::Man(args) => man(args),
     }
 }
 
@@ -217,6 +224,29 @@ fn run(args: RunArgs) -> Result<Exit> {
         clock: Clock::new(args.common.now),
     };
     let mut eval = evaluate(&inputs);
+    let mut claude_args = std::borrow::Cow::Borrowed(&args.claude_args);
+    if let Some(model) = args.model_fallback.as_deref().filter(|m| !m.is_empty())
+        && let Some(snapshot) = &eval.snapshot
+        && let Some(switch) = fallback::consider(
+            &eval.decision,
+            snapshot,
+            &inputs.policy,
+            eval.now,
+            eval.model.family,
+            model,
+            &args.claude_args,
+        )
+    {
+        print_lines(&[fallback::message(&switch, &eval.decision, model)]);
+        eval.model = ModelChoice {
+            family: switch.family,
+            model: Some(model.to_owned()),
+            source: format!("--model-fallback ({} pinned)", switch.pinned),
+            note: None,
+        };
+        eval.decision = switch.decision;
+        claude_args = std::borrow::Cow::Owned(switch.argv);
+    }
     if args.wait && eval.decision.exit != Exit::Go && eval.decision.waitable {
         emit_diagnostics(&outcome(&eval, &inputs, true), &args.common, false);
         match wait::until_go(eval, &inputs, &args.wait_opts)? {
@@ -226,6 +256,8 @@ fn run(args: RunArgs) -> Result<Exit> {
     }
     let o = outcome(&eval, &inputs, args.wait);
     emit_diagnostics(&o, &args.common, false);
+    // run's stdout is claude's after exec: the workflow command goes to stderr.
+    github::report(&o, Channel::Stderr);
     if eval.decision.exit != Exit::Go {
         print_lines(&report::refusal_lines(&o));
         return Ok(eval.decision.exit);
@@ -233,7 +265,7 @@ fn run(args: RunArgs) -> Result<Exit> {
     if let Some(line) = report::warning_line(&o) {
         print_lines(&[line]);
     }
-    Err(launch::exec(&claude, &args.claude_args).into())
+    Err(launch::exec(&claude, &claude_args).into())
 }
 
 fn gate_inputs<'a>(
@@ -276,6 +308,14 @@ fn go_line(eval: &Evaluation) -> String {
 fn report_gate(eval: &Evaluation, inputs: &Inputs, common: &Common) -> Exit {
     let o = outcome(eval, inputs, false);
     emit_diagnostics(&o, common, true);
+    github::report(
+        &o,
+        if common.json {
+            Channel::Stderr
+        } else {
+            Channel::Stdout
+        },
+    );
     match (eval.decision.exit, eval.decision.verdict) {
         (Exit::Go, Verdict::Go) if !common.json => print_lines(&[go_line(eval)]),
         (Exit::Go, _) => {
@@ -319,6 +359,36 @@ fn wait_cmd(args: WaitArgs) -> Result<Exit> {
         }
     }
     Ok(report_gate(&eval, &inputs, &args.common))
+}
+
+fn init(args: InitArgs) -> Result<Exit> {
+    write!(
+        std::io::stdout(),
+        "{}",
+        shell::init_snippet(args.shell, &args.cmd)
+    )?;
+    Ok(Exit::Go)
+}
+
+fn completions(args: CompletionsArgs) -> Result<Exit> {
+    use clap::CommandFactory;
+    // Generated into memory first: clap_complete panics on a write error (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "claude-guard", &mut script);
+    std::io::stdout().write_all(&script)?;
+    Ok(Exit::Go)
+}
+
+fn man(args: ManArgs) -> Result<Exit> {
+    use anyhow::Context;
+    use clap::CommandFactory;
+    match args.out_dir {
+        Some(dir) => std::fs::create_dir_all(&dir)
+            .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+            .with_context(|| format!("could not write man pages into {}", dir.display()))?,
+        None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?,
+    }
+    Ok(Exit::Go)
 }
 
 /// argv for a guard invoked under the name `claude`: `claude-guard run -- ARGS`.

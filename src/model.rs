@@ -110,6 +110,8 @@ pub struct ClaudeArgs {
     pub subcommand: Option<String>,
     /// Index in argv of the `--model` value (or of the `--model=X` item), for a model fallback.
     pub model_index: Option<(usize, bool)>,
+    /// Index in argv of the `--` that ends claude's options (not one consumed as a value).
+    pub terminator: Option<usize>,
 }
 
 /// Options of the `claude` root command that take a required value (`--opt X`, `--opt=X`).
@@ -267,6 +269,7 @@ pub fn parse_claude_args(args: &[OsString]) -> ClaudeArgs {
     while i < args.len() {
         let arg = bytes(&args[i]);
         if arg == b"--" {
+            out.terminator = Some(i);
             if operands == 0 && i + 1 < args.len() {
                 subcommand_check(&mut out, bytes(&args[i + 1]));
             }

@@ -1,0 +1,372 @@
+//! `run --model-fallback MODEL`: when the run's own model family has its weekly bucket pinned
+//! (`seven_day_opus`, `seven_day_sonnet`, a `limits[]` `weekly_scoped` entry) and every bucket
+//! that applies to MODEL is clear, run claude on MODEL instead. Pure: the decision for MODEL
+//! comes from [`crate::decide::decide`] on the same snapshot, and claude's argv is rewritten
+//! as a new `Vec<OsString>`, byte for byte except the model.
+//!
+//! - Never when `five_hour`, `seven_day` or `seven_day_oauth_apps` is pinned: those count every
+//!   model, so another model does not help.
+//! - A free run on MODEL is preferred to a billed run (extra usage) on the pinned model; MODEL
+//!   must be a plain go (not billed, not unknown, under `--max-utilization`).
+//! - Not when MODEL is of the run's own family, or of no known family.
+//! - argv: `--model X` → `--model MODEL`; `--model=X` → `--model=MODEL`; a model from
+//!   `ANTHROPIC_MODEL`, settings or the account default → `--model MODEL` added at the end of
+//!   claude's options (before a `--` that ends them). The result is parsed again and used only
+//!   when claude would read MODEL from it.
+
+use std::ffi::OsString;
+
+use chrono::{DateTime, Utc};
+
+use crate::decide::{Decision, Verdict, decide};
+use crate::model::{Family, family_of, parse_claude_args};
+use crate::policy::Policy;
+use crate::snapshot::{BucketKind, Snapshot};
+
+/// A model switch the guard will make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Switch {
+    /// claude's argv (without argv[0]) with the model switched.
+    pub argv: Vec<OsString>,
+    /// The fallback's family.
+    pub family: Family,
+    /// The pinned model-scoped bucket that caused the switch (`seven_day_opus`).
+    pub pinned: String,
+    /// The decision for the fallback's family: a plain go.
+    pub decision: Decision,
+}
+
+/// Buckets that count every model: when one is pinned, no model switch helps.
+fn shared(kind: &BucketKind) -> bool {
+    matches!(
+        kind,
+        BucketKind::FiveHour | BucketKind::SevenDay | BucketKind::SevenDayOauthApps
+    )
+}
+
+/// Decides whether to run on `fallback` instead of the run's model (`current` family, whose
+/// decision is `primary`), and rewrites `argv` (claude's arguments) when so. `None`: run as
+/// decided.
+pub fn consider(
+    primary: &Decision,
+    snapshot: &Snapshot,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    current: Family,
+    fallback: &str,
+    argv: &[OsString],
+) -> Option<Switch> {
+    if !matches!(primary.verdict, Verdict::Refuse | Verdict::GoBilled) {
+        return None;
+    }
+    let pinned: Vec<_> = primary.buckets.iter().filter(|v| v.pinned).collect();
+    if pinned.iter().any(|v| shared(&v.bucket.kind)) {
+        return None;
+    }
+    let model_bucket = pinned.iter().find(|v| {
+        matches!(
+            v.bucket.kind,
+            BucketKind::SevenDayOpus | BucketKind::SevenDaySonnet | BucketKind::WeeklyScoped(_)
+        )
+    })?;
+    let parsed = parse_claude_args(argv);
+    let family = family_of(fallback, parsed.plan_mode)?;
+    if family == current {
+        return None;
+    }
+    let decision = decide(snapshot, policy, family, now);
+    if decision.verdict != Verdict::Go || decision.exit != crate::exit_codes::Exit::Go {
+        return None;
+    }
+    Some(Switch {
+        argv: rewrite(argv, fallback)?,
+        family,
+        pinned: model_bucket.bucket.name.clone(),
+        decision,
+    })
+}
+
+/// claude's argv with its model set to `model`: the last `--model X` / `--model=X` replaced,
+/// else `--model MODEL` added at the end of the options (before a terminating `--`), else, if
+/// that position would be swallowed as another option's value, at the front. `None` when no
+/// form parses back to `model`.
+pub fn rewrite(argv: &[OsString], model: &str) -> Option<Vec<OsString>> {
+    let parsed = parse_claude_args(argv);
+    let flag = || [OsString::from("--model"), OsString::from(model)];
+    let mut candidates = Vec::new();
+    match parsed.model_index {
+        Some((i, inline)) if i < argv.len() => {
+            let mut out = argv.to_vec();
+            out[i] = if inline {
+                OsString::from(format!("--model={model}"))
+            } else {
+                OsString::from(model)
+            };
+            candidates.push(out);
+        }
+        _ => {
+            let at = parsed.terminator.unwrap_or(argv.len());
+            let mut out = argv[..at].to_vec();
+            out.extend(flag());
+            out.extend_from_slice(&argv[at..]);
+            candidates.push(out);
+            let mut front = flag().to_vec();
+            front.extend_from_slice(argv);
+            candidates.push(front);
+        }
+    }
+    candidates
+        .into_iter()
+        .find(|c| parse_claude_args(c).model.as_deref() == Some(model))
+}
+
+/// The one line on stderr announcing the switch.
+pub fn message(switch: &Switch, primary: &Decision, fallback: &str) -> String {
+    let instead = if primary.verdict == Verdict::GoBilled {
+        "instead of billing extra usage"
+    } else {
+        "instead"
+    };
+    format!(
+        "claude-guard: {} is pinned; running with --model {fallback} {instead} (--model-fallback).",
+        switch.pinned
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{Origin, ParseContext, UtilizationScale, parse_value};
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()
+    }
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    fn strs(v: &[OsString]) -> Vec<&str> {
+        v.iter().map(|s| s.to_str().unwrap()).collect()
+    }
+
+    /// A bare usage body with these utilizations (percent), fetched a minute before `now`.
+    fn snap(five: f64, week: f64, oauth: f64, opus: f64, sonnet: f64, extra: bool) -> Snapshot {
+        let w = |u: f64| json!({"utilization": u, "resets_at": "2026-11-22T16:00:00Z"});
+        let body = json!({
+            "five_hour": w(five), "seven_day": w(week), "seven_day_oauth_apps": w(oauth),
+            "seven_day_opus": w(opus), "seven_day_sonnet": w(sonnet),
+            "extra_usage": {"is_enabled": extra, "monthly_limit": 5000, "used_credits": 100,
+                            "utilization": 2.0, "currency": "USD"},
+        });
+        parse_value(
+            &body,
+            Origin {
+                kind: "test".into(),
+                location: "-".into(),
+            },
+            &ParseContext {
+                scale: UtilizationScale::Percent,
+                org: None,
+                logged_in_org: None,
+                default_fetched_at: Some(now() - chrono::Duration::minutes(1)),
+            },
+        )
+    }
+
+    fn try_switch(s: &Snapshot, current: Family, fallback: &str, argv: &[&str]) -> Option<Switch> {
+        let policy = Policy::default();
+        let primary = decide(s, &policy, current, now());
+        consider(&primary, s, &policy, now(), current, fallback, &args(argv))
+    }
+
+    #[test]
+    fn replaces_a_separate_model_value() {
+        let s = snap(10.0, 50.0, 0.0, 100.0, 5.0, false);
+        let sw = try_switch(&s, Family::Opus, "sonnet", &["-p", "--model", "opus", "hi"]).unwrap();
+        assert_eq!(strs(&sw.argv), ["-p", "--model", "sonnet", "hi"]);
+        assert_eq!(sw.pinned, "seven_day_opus");
+        assert_eq!(sw.family, Family::Sonnet);
+        assert_eq!(sw.decision.verdict, Verdict::Go);
+    }
+
+    #[test]
+    fn replaces_an_inline_model() {
+        let s = snap(10.0, 50.0, 0.0, 100.0, 5.0, false);
+        let sw = try_switch(&s, Family::Opus, "sonnet", &["--model=opus", "-p", "hi"]).unwrap();
+        assert_eq!(strs(&sw.argv), ["--model=sonnet", "-p", "hi"]);
+    }
+
+    #[test]
+    fn only_the_last_model_flag_counts() {
+        let s = snap(10.0, 50.0, 0.0, 100.0, 5.0, false);
+        let sw = try_switch(
+            &s,
+            Family::Opus,
+            "sonnet",
+            &["--model", "haiku", "-p", "--model=opus", "hi"],
+        )
+        .unwrap();
+        assert_eq!(
+            strs(&sw.argv),
+            ["--model", "haiku", "-p", "--model=sonnet", "hi"]
+        );
+    }
+
+    #[test]
+    fn adds_a_model_when_it_came_from_env_settings_or_default() {
+        let s = snap(10.0, 50.0, 0.0, 100.0, 5.0, false);
+        let sw = try_switch(&s, Family::Opus, "sonnet", &["-p", "hi"]).unwrap();
+        assert_eq!(strs(&sw.argv), ["-p", "hi", "--model", "sonnet"]);
+        let sw = try_switch(&s, Family::Opus, "sonnet", &[]).unwrap();
+        assert_eq!(strs(&sw.argv), ["--model", "sonnet"]);
+    }
+
+    #[test]
+    fn adds_before_the_options_terminator() {
+        let s = snap(10.0, 50.0, 0.0, 100.0, 5.0, false);
+        let sw = try_switch(&s, Family::Opus, "sonnet", &["-p", "--", "--model opus?"]).unwrap();
+        assert_eq!(
+            strs(&sw.argv),
+            ["-p", "--model", "sonnet", "--", "--model opus?"]
+        );
+        // A `--` consumed as --system-prompt's value is not the terminator.
+        let sw = try_switch(
+            &s,
+            Family::Opus,
+            "sonnet",
+            &["--system-prompt", "--", "-p", "--", "x"],
+        )
+        .unwrap();
+        assert_eq!(
+            strs(&sw.argv),
+            [
+                "--system-prompt",
+                "--",
+                "-p",
+                "--model",
+                "sonnet",
+                "--",
+                "x"
+            ]
+        );
+    }
+
+    #[test]
+    fn goes_to_the_front_when_the_end_would_be_swallowed() {
+        // A trailing value option without its value would take `--model` as its value.
+        let out = rewrite(&args(&["-p", "--append-system-prompt"]), "sonnet").unwrap();
+        assert_eq!(
+            strs(&out),
+            ["--model", "sonnet", "-p", "--append-system-prompt"]
+        );
+    }
+
+    #[test]
+    fn other_arguments_stay_byte_exact() {
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let odd = OsString::from_vec(vec![0xff, b'-', 0xfe]);
+        let argv = vec![
+            OsString::from("-p"),
+            odd.clone(),
+            OsString::from("--model"),
+            OsString::from("opus"),
+        ];
+        let out = rewrite(&argv, "sonnet").unwrap();
+        assert_eq!(out[1].as_bytes(), odd.as_bytes());
+        assert_eq!(out[3], "sonnet");
+    }
+
+    #[test]
+    fn never_when_a_shared_bucket_is_pinned() {
+        for s in [
+            snap(100.0, 50.0, 0.0, 100.0, 5.0, false),
+            snap(10.0, 100.0, 0.0, 100.0, 5.0, false),
+            snap(10.0, 50.0, 100.0, 100.0, 5.0, false),
+            snap(100.0, 50.0, 0.0, 10.0, 5.0, false),
+        ] {
+            assert_eq!(
+                try_switch(&s, Family::Opus, "sonnet", &["-p", "hi"]),
+                None,
+                "{:?}",
+                s.usage
+            );
+        }
+    }
+
+    #[test]
+    fn never_to_a_pinned_or_same_or_unknown_family() {
+        let both = snap(10.0, 50.0, 0.0, 100.0, 100.0, false);
+        assert_eq!(try_switch(&both, Family::Opus, "sonnet", &[]), None);
+        let opus = snap(10.0, 50.0, 0.0, 100.0, 5.0, false);
+        assert_eq!(
+            try_switch(&opus, Family::Opus, "claude-opus-5-5", &[]),
+            None
+        );
+        assert_eq!(try_switch(&opus, Family::Opus, "mythos", &[]), None);
+        // Haiku has no weekly bucket of its own: only the shared ones apply.
+        assert!(try_switch(&opus, Family::Opus, "haiku", &[]).is_some());
+    }
+
+    #[test]
+    fn free_fallback_beats_a_billed_run() {
+        let s = snap(10.0, 50.0, 0.0, 100.0, 5.0, true);
+        let policy = Policy::default();
+        let primary = decide(&s, &policy, Family::Opus, now());
+        assert_eq!(primary.verdict, Verdict::GoBilled);
+        let sw = consider(
+            &primary,
+            &s,
+            &policy,
+            now(),
+            Family::Opus,
+            "sonnet",
+            &args(&["-p"]),
+        )
+        .unwrap();
+        assert_eq!(
+            message(&sw, &primary, "sonnet"),
+            "claude-guard: seven_day_opus is pinned; running with --model sonnet instead of billing extra usage (--model-fallback)."
+        );
+    }
+
+    #[test]
+    fn not_when_the_fallback_is_over_the_soft_threshold() {
+        let s = snap(10.0, 50.0, 0.0, 100.0, 95.0, false);
+        let policy = Policy {
+            max_utilization: 90.0,
+            ..Policy::default()
+        };
+        let primary = decide(&s, &policy, Family::Opus, now());
+        let sw = consider(
+            &primary,
+            &s,
+            &policy,
+            now(),
+            Family::Opus,
+            "sonnet",
+            &args(&[]),
+        );
+        assert_eq!(sw, None);
+    }
+
+    #[test]
+    fn nothing_to_do_on_a_go() {
+        let s = snap(10.0, 50.0, 0.0, 50.0, 5.0, false);
+        assert_eq!(try_switch(&s, Family::Opus, "sonnet", &[]), None);
+    }
+
+    #[test]
+    fn the_announcement() {
+        let s = snap(10.0, 50.0, 0.0, 100.0, 5.0, false);
+        let policy = Policy::default();
+        let primary = decide(&s, &policy, Family::Opus, now());
+        let sw = try_switch(&s, Family::Opus, "sonnet", &[]).unwrap();
+        assert_eq!(
+            message(&sw, &primary, "sonnet"),
+            "claude-guard: seven_day_opus is pinned; running with --model sonnet instead (--model-fallback)."
+        );
+    }
+}

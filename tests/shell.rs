@@ -1,0 +1,255 @@
+//! Shell integration: real bash, zsh and fish source `claude-guard init` and run `claude`
+//! against a recording stub; completions generate (and load) for every shell; the man page
+//! renders. The shells are installed by `.ci/run`; a missing one fails loudly, never skips.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Guard, NOW, Out, example, recording_stub};
+
+/// A directory holding the guard (as `claude-guard`) and a recording stub `claude`.
+struct Bin {
+    dir: tempfile::TempDir,
+}
+
+impl Bin {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(common::bin(), dir.path().join("claude-guard")).unwrap();
+        recording_stub(dir.path());
+        Bin { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// PATH with this directory first.
+    fn path_var(&self) -> String {
+        format!(
+            "{}:{}",
+            self.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+
+    /// The stub's argv, or `None` when the stub never started.
+    fn recorded(&self) -> Option<Vec<String>> {
+        let bytes = std::fs::read(self.path().join("record.argv")).ok()?;
+        Some(
+            bytes
+                .split(|&b| b == 0)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect::<Vec<_>>()
+                .split_last()
+                .map(|(_, args)| args.to_vec())
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// The installed shell, or a failure that says how to get it.
+fn shell(name: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is not installed; the shell tests need bash, zsh and fish \
+                 (.ci/run installs them: apt-get install -y bash zsh fish)"
+            )
+        })
+}
+
+/// Runs `script` in `sh -c`-style with the guard and the stub first on PATH, evaluating the
+/// given example snapshot at the examples' `--now`.
+fn run_shell(sh: &str, bin: &Bin, snapshot: &str, script: &str) -> Out {
+    Guard::program(shell(sh))
+        .args(["-c", script])
+        .env("PATH", bin.path_var())
+        .env("CLAUDE_GUARD_SNAPSHOT", example(snapshot))
+        .env("CLAUDE_GUARD_NOW", NOW)
+        .env("TZ", "UTC")
+        .run()
+}
+
+/// The same words in every shell: a space inside one argument, an empty one, a `$`.
+const ARGS: &str = r#"claude -p "two words" '' '$HOME' --model=sonnet"#;
+const EXPECTED: [&str; 5] = ["-p", "two words", "", "$HOME", "--model=sonnet"];
+
+fn init_line(sh: &str) -> String {
+    match sh {
+        "fish" => "claude-guard init fish | source".into(),
+        _ => format!(r#"eval "$(claude-guard init {sh})""#),
+    }
+}
+
+fn guards_claude(sh: &str) {
+    let script = format!("{}\n{ARGS}", init_line(sh));
+
+    let bin = Bin::new();
+    let out = run_shell(sh, &bin, "five-hour-pinned.json", &script);
+    assert_eq!(out.code, Some(10), "{sh}: {out:?}");
+    assert!(out.stderr.contains("five_hour"), "{sh}: {}", out.stderr);
+    assert_eq!(
+        bin.recorded(),
+        None,
+        "{sh}: the stub must not start on a refusal"
+    );
+
+    let bin = Bin::new();
+    let out = run_shell(sh, &bin, "healthy.json", &script);
+    assert_eq!(out.code, Some(7), "{sh}: the stub's own status: {out:?}");
+    assert_eq!(bin.recorded().unwrap(), EXPECTED, "{sh}: argv intact");
+}
+
+#[test]
+fn bash_init_guards_claude() {
+    guards_claude("bash");
+}
+
+#[test]
+fn zsh_init_guards_claude() {
+    guards_claude("zsh");
+}
+
+#[test]
+fn fish_init_guards_claude() {
+    guards_claude("fish");
+}
+
+#[test]
+fn init_replaces_an_alias_of_the_same_name() {
+    // Claude Code's local installer adds `alias claude=...`; the function must win over it.
+    for (sh, prelude) in [("bash", "shopt -s expand_aliases\n"), ("zsh", "")] {
+        let bin = Bin::new();
+        let script = format!(
+            "{prelude}alias claude=/nonexistent/claude\n{}\nclaude -p hi",
+            init_line(sh)
+        );
+        let out = run_shell(sh, &bin, "five-hour-pinned.json", &script);
+        assert_eq!(out.code, Some(10), "{sh}: {out:?}");
+    }
+}
+
+#[test]
+fn init_cmd_defines_another_name() {
+    for sh in ["bash", "zsh", "fish"] {
+        let bin = Bin::new();
+        let init = match sh {
+            "fish" => "claude-guard init fish --cmd cl | source".to_owned(),
+            _ => format!(r#"eval "$(claude-guard init {sh} --cmd cl)""#),
+        };
+        let out = run_shell(
+            sh,
+            &bin,
+            "five-hour-pinned.json",
+            &format!("{init}\ncl -p hi"),
+        );
+        assert_eq!(out.code, Some(10), "{sh}: {out:?}");
+        assert_eq!(bin.recorded(), None);
+        // `claude` itself is left alone: the stub runs unguarded.
+        let out = run_shell(
+            sh,
+            &bin,
+            "five-hour-pinned.json",
+            &format!("{init}\nclaude -p hi"),
+        );
+        assert_eq!(out.code, Some(7), "{sh}: {out:?}");
+        assert_eq!(bin.recorded().unwrap(), ["-p", "hi"]);
+    }
+}
+
+#[test]
+fn init_refuses_a_cmd_name_a_shell_would_parse() {
+    let out = Guard::new().args(["init", "bash", "--cmd", "x;rm"]).run();
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn init_output_is_the_function() {
+    let out = Guard::new().args(["init", "bash"]).run();
+    assert_eq!(out.code, Some(0));
+    assert!(
+        out.stdout
+            .contains("function claude() {\n    \\command claude-guard run -- \"$@\"\n}\n"),
+        "{}",
+        out.stdout
+    );
+    let out = Guard::new().args(["init", "fish"]).run();
+    assert!(
+        out.stdout
+            .contains("    command claude-guard run -- $argv\nend\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn completions_generate_for_each_shell() {
+    for sh in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = Guard::new().args(["completions", sh]).run();
+        assert_eq!(out.code, Some(0), "{sh}: {out:?}");
+        assert!(out.stdout.contains("claude-guard"), "{sh}");
+        assert!(out.stdout.contains("model-fallback"), "{sh}: run's options");
+    }
+    assert_eq!(
+        Guard::new().args(["completions", "tcsh"]).run().code,
+        Some(2)
+    );
+}
+
+#[test]
+fn completions_load_in_real_shells() {
+    let bin = Bin::new();
+    let out = run_shell(
+        "bash",
+        &bin,
+        "healthy.json",
+        "source <(claude-guard completions bash) && complete -p claude-guard",
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("claude-guard"), "{}", out.stdout);
+
+    let out = run_shell(
+        "zsh",
+        &bin,
+        "healthy.json",
+        "claude-guard completions zsh > \"$HOME/_claude-guard\" && zsh -n \"$HOME/_claude-guard\"",
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+
+    let out = run_shell(
+        "fish",
+        &bin,
+        "healthy.json",
+        "claude-guard completions fish | source; complete -C 'claude-guard ini'",
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("init"), "{}", out.stdout);
+}
+
+#[test]
+fn man_page_renders() {
+    let out = Guard::new().args(["man"]).run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains(".TH claude-guard 1"), "{}", out.stdout);
+    assert!(out.stdout.contains("claude\\-guard\\-run(1)"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let out = Guard::new().args(["man", "--out-dir"]).args([&pages]).run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let run = std::fs::read_to_string(pages.join("claude-guard-run.1")).unwrap();
+    assert!(run.contains("CLAUDE_GUARD_MODEL_FALLBACK"), "{run}");
+    assert!(run.contains("CLAUDE_GUARD_WAIT"));
+    for page in [
+        "claude-guard.1",
+        "claude-guard-check.1",
+        "claude-guard-init.1",
+    ] {
+        assert!(pages.join(page).is_file(), "{page}");
+    }
+}
