@@ -5,6 +5,7 @@
 mod claude_files;
 mod cli;
 mod commands;
+mod credentials;
 mod decide;
 mod exit_codes;
 mod launch;
