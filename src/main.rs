@@ -8,6 +8,7 @@ mod commands;
 mod credentials;
 mod decide;
 mod exit_codes;
+mod http;
 mod launch;
 mod model;
 mod plan;
