@@ -2,6 +2,7 @@
 //!
 //! `main` is the one place that prints fatal errors and turns results into exit codes.
 
+mod cache;
 mod claude_files;
 mod cli;
 mod commands;
