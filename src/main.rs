@@ -12,12 +12,14 @@ mod exit_codes;
 mod http;
 mod launch;
 mod model;
+mod oauth;
 mod plan;
 mod policy;
 mod report;
 mod snapshot;
 mod source;
 mod wait;
+mod web;
 
 use std::io::Write;
 use std::process::ExitCode;
