@@ -7,14 +7,15 @@ use std::time::Instant;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::cli::{CheckArgs, Cli, Command, Common, RunArgs, WaitArgs, WaitOpts};
+use crate::cli::{CheckArgs, Cli, Command, Common, RunArgs, SnapshotArgs, WaitArgs, WaitOpts};
 use crate::decide::{self, Decision, Verdict};
 use crate::exit_codes::Exit;
 use crate::model::{self, ClaudeArgs, ModelChoice};
 use crate::policy::{OnUnknown, Policy, WaitPolicy};
 use crate::report::{self, Outcome};
-use crate::snapshot::{Origin, ParseContext, Snapshot};
-use crate::{claude_files, launch, plan, source, wait};
+use crate::snapshot::Snapshot;
+use crate::sources::{self, Attempt, Loaded};
+use crate::{claude_files, launch, plan, wait};
 
 /// Runs the parsed command line; returns the exit status (for `run`, only on refusal or failure).
 pub fn dispatch(cli: Cli) -> Result<Exit> {
@@ -23,6 +24,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Check(args) => check(args),
         Command::Status(args) => status(args),
         Command::Wait(args) => wait_cmd(args),
+        Command::Snapshot(args) => snapshot_cmd(args),
     }
 }
 
@@ -36,6 +38,8 @@ pub struct Evaluation {
     pub model: ModelChoice,
     /// The time it was evaluated at.
     pub now: DateTime<Utc>,
+    /// Each source's turn (empty when nothing was read).
+    pub attempts: Vec<Attempt>,
 }
 
 /// The inputs that stay the same across re-evaluations while waiting.
@@ -102,31 +106,30 @@ fn load_settings(args: &ClaudeArgs) -> Vec<(String, serde_json::Value)> {
     out
 }
 
-/// Reads the snapshot from the configured source.
-pub fn load_snapshot(common: &Common, now: DateTime<Utc>) -> Snapshot {
-    let ctx = ParseContext {
-        scale: common.utilization_scale,
-        org: common.org.clone(),
-        logged_in_org: None,
-        default_fetched_at: None,
-    };
-    if let Some(path) = &common.snapshot {
-        source::from_path(path, &ctx, now)
-    } else if let Some(url) = &common.bridge {
-        source::from_bridge(url, &ctx, now)
-    } else {
-        Snapshot::unknown(
-            Origin {
-                kind: "none".into(),
-                location: String::new(),
-            },
-            "no snapshot source is configured: pass --snapshot PATH|- or --bridge URL (or set CLAUDE_GUARD_SNAPSHOT / CLAUDE_GUARD_BRIDGE)",
-        )
-    }
+/// Reads the snapshot through the source chain (`--source`, DESIGN.md "Snapshot sources"):
+/// `refresh` skips the cached copies and fetches (recorded back-offs still hold); `family`
+/// picks the buckets that set the cache TTL.
+pub fn load_snapshot(
+    common: &Common,
+    now: DateTime<Utc>,
+    family: model::Family,
+    refresh: bool,
+) -> Loaded {
+    sources::load(&sources::Request {
+        common,
+        now,
+        family,
+        refresh,
+    })
 }
 
-/// Reads the state and decides, at `inputs.clock.now()`.
+/// Reads the state and decides, at `inputs.clock.now()` (`--refresh` bypasses the caches).
 pub fn evaluate(inputs: &Inputs) -> Evaluation {
+    evaluate_with(inputs, inputs.common.refresh)
+}
+
+/// [`evaluate`], with `refresh` forcing a fetch past the caches (the wait loop's re-read).
+pub fn evaluate_with(inputs: &Inputs, refresh: bool) -> Evaluation {
     let now = inputs.clock.now();
     let settings = load_settings(&inputs.claude_args);
     let model = model::resolve(
@@ -141,15 +144,17 @@ pub fn evaluate(inputs: &Inputs) -> Evaluation {
             snapshot: None,
             model,
             now,
+            attempts: vec![],
         };
     }
-    let snapshot = load_snapshot(inputs.common, now);
-    let decision = decide::decide(&snapshot, &inputs.policy, model.family, now);
+    let loaded = load_snapshot(inputs.common, now, model.family, refresh);
+    let decision = decide::decide(&loaded.snapshot, &inputs.policy, model.family, now);
     Evaluation {
         decision,
-        snapshot: Some(snapshot),
+        snapshot: Some(loaded.snapshot),
         model,
         now,
+        attempts: loaded.attempts,
     }
 }
 
@@ -181,6 +186,7 @@ fn outcome<'a>(eval: &'a Evaluation, inputs: &Inputs, waiting: bool) -> Outcome<
         grace: inputs.policy.grace,
         families_with_room,
         waiting,
+        attempts: &eval.attempts,
     }
 }
 
@@ -319,6 +325,65 @@ fn wait_cmd(args: WaitArgs) -> Result<Exit> {
         }
     }
     Ok(report_gate(&eval, &inputs, &args.common))
+}
+
+/// `snapshot`: runs the chain and prints what it gave as ClaudeMeter JSON (the raw object as
+/// fetched or cached when there is one, with the failed sources' reasons added to `errors`).
+fn snapshot_cmd(args: SnapshotArgs) -> Result<Exit> {
+    let common = &args.common;
+    let now = Clock::new(common.now).now();
+    let settings = load_settings(&ClaudeArgs::default());
+    let family = model::resolve(
+        args.model.as_deref(),
+        &ClaudeArgs::default(),
+        env_var("ANTHROPIC_MODEL").as_deref(),
+        &settings,
+    )
+    .family;
+    let loaded = load_snapshot(common, now, family, common.refresh);
+    if common.explain {
+        print_lines(&report::attempt_lines(&loaded.attempts));
+    }
+    let out = snapshot_json(&loaded);
+    let _ = writeln!(
+        std::io::stdout(),
+        "{}",
+        serde_json::to_string_pretty(&out).unwrap_or_default()
+    );
+    Ok(if loaded.snapshot.usage.is_some() {
+        Exit::Go
+    } else {
+        Exit::Unknown
+    })
+}
+
+/// The JSON `snapshot` prints.
+fn snapshot_json(loaded: &Loaded) -> serde_json::Value {
+    let problems = &loaded.snapshot.problems;
+    match &loaded.raw {
+        Some(serde_json::Value::Object(obj)) => {
+            let mut obj = obj.clone();
+            let mut errors: Vec<serde_json::Value> = obj
+                .get("errors")
+                .and_then(|e| e.as_array())
+                .cloned()
+                .unwrap_or_default();
+            for p in problems {
+                let p = serde_json::Value::String(p.clone());
+                if !errors.contains(&p)
+                    && !p
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("source reported: "))
+                {
+                    errors.push(p);
+                }
+            }
+            obj.insert("errors".into(), serde_json::Value::Array(errors));
+            serde_json::Value::Object(obj)
+        }
+        Some(other) => other.clone(),
+        None => crate::snapshot::to_claudemeter(&loaded.snapshot),
+    }
 }
 
 /// argv for a guard invoked under the name `claude`: `claude-guard run -- ARGS`.

@@ -18,6 +18,7 @@ mod policy;
 mod report;
 mod snapshot;
 mod source;
+mod sources;
 mod wait;
 mod web;
 
