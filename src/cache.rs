@@ -10,6 +10,7 @@
 //!   `<key>` is a SHA-256 prefix: no account id, token or cookie appears in names or contents.
 //! - `profile-<key>.json`: the organization and email a token belongs to, for a day.
 //! - Fetches are serialized with an exclusive `flock` on `<file>.lock`; the wait is bounded.
+//! - At most [`HOURLY_BUDGET`] fetches per file in any rolling hour, whatever the TTL.
 //! - A directory that cannot be written degrades to no cache, with one warning.
 
 use std::fs::{File, OpenOptions};
@@ -124,9 +125,39 @@ pub struct State {
     /// Why it was rejected, in words.
     #[serde(default)]
     pub rejected_reason: Option<String>,
+    /// When requests were sent in the last hour (for [`HOURLY_BUDGET`]).
+    #[serde(default)]
+    pub sent: Vec<DateTime<Utc>>,
 }
 
+/// At most this many fetches per account and source in any rolling hour, across all
+/// processes. The OAuth endpoint allows roughly 30 an hour per token and Claude Code itself
+/// uses the same budget; without a cap, the 60 s TTL above 80 % would spend ~40 an hour
+/// for a guard started every half minute.
+pub const HOURLY_BUDGET: usize = 20;
+
 impl State {
+    /// Records a request sent at `now` (and forgets those older than an hour).
+    pub fn record_sent(&mut self, now: DateTime<Utc>) {
+        self.sent.retain(|t| now - *t < chrono::Duration::hours(1));
+        self.sent.push(now);
+    }
+
+    /// When [`HOURLY_BUDGET`] is used up at `now`: the time the next request is allowed.
+    pub fn budget_exhausted(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut recent: Vec<DateTime<Utc>> = self
+            .sent
+            .iter()
+            .copied()
+            .filter(|t| now - *t < chrono::Duration::hours(1))
+            .collect();
+        if recent.len() < HOURLY_BUDGET {
+            return None;
+        }
+        recent.sort();
+        Some(recent[recent.len() - HOURLY_BUDGET] + chrono::Duration::hours(1))
+    }
+
     /// The back-off after `failures` consecutive failures: 15 s, 1 min, 4 min, then 15 min.
     pub fn failure_backoff(failures: u32) -> Duration {
         let secs = 15u64.saturating_mul(4u64.saturating_pow(failures.saturating_sub(1)));
@@ -314,6 +345,25 @@ mod tests {
             .collect();
         assert_eq!(secs, [15, 60, 240, 900, 900, 900]);
         assert_eq!(State::failure_backoff(u32::MAX).as_secs(), 900);
+    }
+
+    #[test]
+    fn hourly_budget_rolls() {
+        let t0 = Utc::now();
+        let mut s = State::default();
+        for i in 0..HOURLY_BUDGET as i64 {
+            assert_eq!(s.budget_exhausted(t0 + chrono::Duration::minutes(i)), None);
+            s.record_sent(t0 + chrono::Duration::minutes(i));
+        }
+        let now = t0 + chrono::Duration::minutes(30);
+        assert_eq!(
+            s.budget_exhausted(now),
+            Some(t0 + chrono::Duration::hours(1))
+        );
+        assert_eq!(s.budget_exhausted(t0 + chrono::Duration::minutes(61)), None);
+        s.record_sent(t0 + chrono::Duration::minutes(61));
+        // minutes 0 and 1 are an hour old at minute 61
+        assert_eq!(s.sent.len(), HOURLY_BUDGET - 1);
     }
 
     #[test]

@@ -598,6 +598,14 @@ impl<'a> Chain<'a> {
                 report::relative(t, now)
             ));
         }
+        if let Some(t) = state.budget_exhausted(now) {
+            return Some(format!(
+                "claude-guard's own budget of {} requests an hour for this account is used up (the endpoint allows about 30, shared with Claude Code); no request before {} ({})",
+                cache::HOURLY_BUDGET,
+                report::utc(t),
+                report::relative(t, now)
+            ));
+        }
         None
     }
 
@@ -684,6 +692,7 @@ impl<'a> Chain<'a> {
             }
         };
         let now = Utc::now();
+        state.record_sent(now);
         let step = self.apply(live, &mut state, fetched, now, &prefix);
         if let Some(entry) = &live.entry
             && matches!(lock, Lock::Held(_))

@@ -383,3 +383,26 @@ fn wait_rereads_past_the_cache_after_the_reset() {
     assert_eq!(j["source"]["kind"], "oauth");
     assert_eq!(j["buckets"][0]["utilization"], 5.0);
 }
+
+#[test]
+fn no_more_than_twenty_requests_an_hour_whatever_the_ttl() {
+    let home = Home::logged_in();
+    let server = oauth_api(|| Reply::json(200, usage_body(90.0, 3600)));
+    for i in 0..24 {
+        let out = home
+            .guard(&server.base)
+            .args(["check", "--ttl", "0s", "--json", "--explain"])
+            .run();
+        assert_eq!(out.code, Some(0), "start {i}: {out:?}");
+        if i >= 20 {
+            // the last good snapshot (seconds old) keeps deciding
+            assert_eq!(out.json()["source"]["kind"], "cache", "start {i}");
+            assert!(
+                out.stderr.contains("budget of 20 requests an hour"),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+    assert_eq!(server.count("/api/oauth/usage"), 20);
+}
