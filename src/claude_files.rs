@@ -57,3 +57,39 @@ pub fn logged_in_org() -> Option<String> {
         .as_str()
         .map(str::to_owned)
 }
+
+/// The two parts of the global config that Claude Code's cached usage needs, read without
+/// building the rest (the file can be several MiB of project history).
+#[derive(serde::Deserialize)]
+struct CachedUsageParts {
+    #[serde(rename = "cachedUsageUtilization", default)]
+    cached: Option<serde_json::Value>,
+    #[serde(rename = "oauthAccount", default)]
+    account: Option<serde_json::Value>,
+}
+
+/// Claude Code's cached copy of the usage body: the global config's path and a small object
+/// `{cachedUsageUtilization, oauthAccount}` that [`crate::snapshot::parse_value`] accepts.
+/// `Err` says why there is none (no file, no cached usage, unreadable).
+pub fn cached_usage() -> Result<(PathBuf, serde_json::Value), String> {
+    let path = global_config().ok_or("HOME is not set")?;
+    let shown = path.display();
+    let meta = std::fs::metadata(&path).map_err(|_| format!("{shown} does not exist"))?;
+    if !meta.is_file() || meta.len() > MAX_GLOBAL_CONFIG_BYTES {
+        return Err(format!("{shown} is not a readable config file"));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| format!("could not read {shown}: {e}"))?;
+    let parts: CachedUsageParts =
+        serde_json::from_slice(&bytes).map_err(|_| format!("{shown} is not valid JSON"))?;
+    let cached = parts
+        .cached
+        .filter(|c| !c.is_null())
+        .ok_or_else(|| format!("no cachedUsageUtilization in {shown}"))?;
+    let mut obj = serde_json::Map::new();
+    obj.insert("cachedUsageUtilization".into(), cached);
+    obj.insert(
+        "oauthAccount".into(),
+        parts.account.unwrap_or(serde_json::Value::Null),
+    );
+    Ok((path, serde_json::Value::Object(obj)))
+}

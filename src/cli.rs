@@ -63,6 +63,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout, or write one page per command into a directory.
     Man(ManArgs),
+    /// Print the snapshot the sources give, as ClaudeMeter JSON {org_uuid, account_email,
+    /// fetched_at, usage, overage, subscription, errors} on stdout, for `--snapshot` elsewhere
+    /// (exit 0, or 20 when no source gave usage).
+    Snapshot(SnapshotArgs),
 }
 
 /// `init SHELL [--cmd NAME]`.
@@ -104,6 +108,21 @@ pub struct Common {
     /// Read the snapshot from a bridge URL with GET (plain http:// only to loopback).
     #[arg(long, env = "CLAUDE_GUARD_BRIDGE", value_name = "URL", value_parser = crate::source::parse_bridge_url)]
     pub bridge: Option<reqwest::Url>,
+
+    /// Where the usage state comes from: auto tries, in order, --snapshot, the guard's cache,
+    /// Claude Code's cached copy (~/.claude.json), --bridge, the OAuth usage endpoint with
+    /// Claude Code's token, claude.ai with CLAUDE_GUARD_SESSION_KEY; or name one source.
+    #[arg(long, env = "CLAUDE_GUARD_SOURCE", value_enum, default_value = "auto")]
+    pub source: crate::sources::SourceChoice,
+
+    /// How long a cached snapshot counts as fresh [default: 5m while every applicable bucket
+    /// is under 80%, 60s above; Claude Code's copy never past 1h].
+    #[arg(long, env = "CLAUDE_GUARD_TTL", value_name = "DUR", value_parser = parse_duration)]
+    pub ttl: Option<Duration>,
+
+    /// Skip the cached copies and fetch now (a recorded 429 back-off still holds).
+    #[arg(long, env = "CLAUDE_GUARD_REFRESH", value_parser = BoolishValueParser::new(), default_value = "false", num_args = 0, default_missing_value = "true")]
+    pub refresh: bool,
 
     /// Print the decision as one JSON object (stdout; stderr for `run`, whose stdout is claude's).
     #[arg(long, env = "CLAUDE_GUARD_JSON", value_parser = BoolishValueParser::new(), default_value = "false", num_args = 0, default_missing_value = "true")]
@@ -224,6 +243,17 @@ pub struct WaitArgs {
     pub model: Option<String>,
 }
 
+/// `snapshot [OPTIONS]`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// The model whose buckets set the cache TTL (see `check --model`).
+    #[arg(long, env = "CLAUDE_GUARD_MODEL", value_name = "NAME")]
+    pub model: Option<String>,
+}
+
 fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
@@ -288,5 +318,29 @@ mod tests {
         assert!(Cli::try_parse_from(["g", "check", "--max-age", "90"]).is_err());
         assert!(Cli::try_parse_from(["g", "check", "--max-utilization", "120"]).is_err());
         assert!(Cli::try_parse_from(["g", "check", "--max-utilization", "85%"]).is_ok());
+    }
+
+    #[test]
+    fn source_ttl_refresh_and_snapshot_command() {
+        let cli = Cli::try_parse_from([
+            "g",
+            "check",
+            "--source",
+            "claude-code",
+            "--ttl",
+            "90s",
+            "--refresh",
+        ])
+        .unwrap();
+        let Command::Check(c) = cli.command else {
+            panic!()
+        };
+        assert_eq!(c.common.source, crate::sources::SourceChoice::ClaudeCode);
+        assert_eq!(c.common.ttl, Some(Duration::from_secs(90)));
+        assert!(c.common.refresh);
+        assert!(Cli::try_parse_from(["g", "check", "--source", "nope"]).is_err());
+        assert!(Cli::try_parse_from(["g", "check", "--ttl", "90"]).is_err());
+        let cli = Cli::try_parse_from(["g", "snapshot", "--source", "oauth"]).unwrap();
+        assert!(matches!(cli.command, Command::Snapshot(_)));
     }
 }

@@ -8,8 +8,8 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::cli::{
-    CheckArgs, Cli, Command, Common, CompletionsArgs, InitArgs, ManArgs, RunArgs, WaitArgs,
-    WaitOpts,
+    CheckArgs, Cli, Command, Common, CompletionsArgs, InitArgs, ManArgs, RunArgs, SnapshotArgs,
+    WaitArgs, WaitOpts,
 };
 use crate::decide::{self, Decision, Verdict};
 use crate::exit_codes::Exit;
@@ -17,8 +17,9 @@ use crate::github::{self, Channel};
 use crate::model::{self, ClaudeArgs, ModelChoice};
 use crate::policy::{OnUnknown, Policy, WaitPolicy};
 use crate::report::{self, Outcome};
-use crate::snapshot::{Origin, ParseContext, Snapshot};
-use crate::{claude_files, fallback, launch, plan, shell, source, wait};
+use crate::snapshot::Snapshot;
+use crate::sources::{self, Attempt, Loaded};
+use crate::{claude_files, fallback, launch, plan, shell, wait};
 
 /// Runs the parsed command line; returns the exit status (for `run`, only on refusal or failure).
 pub fn dispatch(cli: Cli) -> Result<Exit> {
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Init(args) => init(args),
         Command::Completions(args) => completions(args),
         Command::Man(args) => man(args),
+        Command::Snapshot(args) => snapshot_cmd(args),
     }
 }
 
@@ -43,6 +45,8 @@ pub struct Evaluation {
     pub model: ModelChoice,
     /// The time it was evaluated at.
     pub now: DateTime<Utc>,
+    /// Each source's turn (empty when nothing was read).
+    pub attempts: Vec<Attempt>,
 }
 
 /// The inputs that stay the same across re-evaluations while waiting.
@@ -109,31 +113,30 @@ fn load_settings(args: &ClaudeArgs) -> Vec<(String, serde_json::Value)> {
     out
 }
 
-/// Reads the snapshot from the configured source.
-pub fn load_snapshot(common: &Common, now: DateTime<Utc>) -> Snapshot {
-    let ctx = ParseContext {
-        scale: common.utilization_scale,
-        org: common.org.clone(),
-        logged_in_org: None,
-        default_fetched_at: None,
-    };
-    if let Some(path) = &common.snapshot {
-        source::from_path(path, &ctx, now)
-    } else if let Some(url) = &common.bridge {
-        source::from_bridge(url, &ctx, now)
-    } else {
-        Snapshot::unknown(
-            Origin {
-                kind: "none".into(),
-                location: String::new(),
-            },
-            "no snapshot source is configured: pass --snapshot PATH|- or --bridge URL (or set CLAUDE_GUARD_SNAPSHOT / CLAUDE_GUARD_BRIDGE)",
-        )
-    }
+/// Reads the snapshot through the source chain (`--source`, DESIGN.md "Snapshot sources"):
+/// `refresh` skips the cached copies and fetches (recorded back-offs still hold); `family`
+/// picks the buckets that set the cache TTL.
+pub fn load_snapshot(
+    common: &Common,
+    now: DateTime<Utc>,
+    family: model::Family,
+    refresh: bool,
+) -> Loaded {
+    sources::load(&sources::Request {
+        common,
+        now,
+        family,
+        refresh,
+    })
 }
 
-/// Reads the state and decides, at `inputs.clock.now()`.
+/// Reads the state and decides, at `inputs.clock.now()` (`--refresh` bypasses the caches).
 pub fn evaluate(inputs: &Inputs) -> Evaluation {
+    evaluate_with(inputs, inputs.common.refresh)
+}
+
+/// [`evaluate`], with `refresh` forcing a fetch past the caches (the wait loop's re-read).
+pub fn evaluate_with(inputs: &Inputs, refresh: bool) -> Evaluation {
     let now = inputs.clock.now();
     let settings = load_settings(&inputs.claude_args);
     let model = model::resolve(
@@ -148,15 +151,17 @@ pub fn evaluate(inputs: &Inputs) -> Evaluation {
             snapshot: None,
             model,
             now,
+            attempts: vec![],
         };
     }
-    let snapshot = load_snapshot(inputs.common, now);
-    let decision = decide::decide(&snapshot, &inputs.policy, model.family, now);
+    let loaded = load_snapshot(inputs.common, now, model.family, refresh);
+    let decision = decide::decide(&loaded.snapshot, &inputs.policy, model.family, now);
     Evaluation {
         decision,
-        snapshot: Some(snapshot),
+        snapshot: Some(loaded.snapshot),
         model,
         now,
+        attempts: loaded.attempts,
     }
 }
 
@@ -188,6 +193,7 @@ fn outcome<'a>(eval: &'a Evaluation, inputs: &Inputs, waiting: bool) -> Outcome<
         grace: inputs.policy.grace,
         families_with_room,
         waiting,
+        attempts: &eval.attempts,
     }
 }
 
@@ -389,6 +395,65 @@ fn man(args: ManArgs) -> Result<Exit> {
         None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?,
     }
     Ok(Exit::Go)
+}
+
+/// `snapshot`: runs the chain and prints what it gave as ClaudeMeter JSON (the raw object as
+/// fetched or cached when there is one, with the failed sources' reasons added to `errors`).
+fn snapshot_cmd(args: SnapshotArgs) -> Result<Exit> {
+    let common = &args.common;
+    let now = Clock::new(common.now).now();
+    let settings = load_settings(&ClaudeArgs::default());
+    let family = model::resolve(
+        args.model.as_deref(),
+        &ClaudeArgs::default(),
+        env_var("ANTHROPIC_MODEL").as_deref(),
+        &settings,
+    )
+    .family;
+    let loaded = load_snapshot(common, now, family, common.refresh);
+    if common.explain {
+        print_lines(&report::attempt_lines(&loaded.attempts));
+    }
+    let out = snapshot_json(&loaded);
+    let _ = writeln!(
+        std::io::stdout(),
+        "{}",
+        serde_json::to_string_pretty(&out).unwrap_or_default()
+    );
+    Ok(if loaded.snapshot.usage.is_some() {
+        Exit::Go
+    } else {
+        Exit::Unknown
+    })
+}
+
+/// The JSON `snapshot` prints.
+fn snapshot_json(loaded: &Loaded) -> serde_json::Value {
+    let problems = &loaded.snapshot.problems;
+    match &loaded.raw {
+        Some(serde_json::Value::Object(obj)) => {
+            let mut obj = obj.clone();
+            let mut errors: Vec<serde_json::Value> = obj
+                .get("errors")
+                .and_then(|e| e.as_array())
+                .cloned()
+                .unwrap_or_default();
+            for p in problems {
+                let p = serde_json::Value::String(p.clone());
+                if !errors.contains(&p)
+                    && !p
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("source reported: "))
+                {
+                    errors.push(p);
+                }
+            }
+            obj.insert("errors".into(), serde_json::Value::Array(errors));
+            serde_json::Value::Object(obj)
+        }
+        Some(other) => other.clone(),
+        None => crate::snapshot::to_claudemeter(&loaded.snapshot),
+    }
 }
 
 /// argv for a guard invoked under the name `claude`: `claude-guard run -- ARGS`.

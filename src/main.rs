@@ -2,22 +2,28 @@
 //!
 //! `main` is the one place that prints fatal errors and turns results into exit codes.
 
+mod cache;
 mod claude_files;
 mod cli;
 mod commands;
+mod credentials;
 mod decide;
 mod exit_codes;
 mod fallback;
 mod github;
+mod http;
 mod launch;
 mod model;
+mod oauth;
 mod plan;
 mod policy;
 mod report;
 mod shell;
 mod snapshot;
 mod source;
+mod sources;
 mod wait;
+mod web;
 
 use std::io::Write;
 use std::process::ExitCode;

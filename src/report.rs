@@ -36,6 +36,8 @@ pub struct Outcome<'a> {
     pub families_with_room: Vec<Family>,
     /// Whether the caller was asked to wait (no "--wait" hint then).
     pub waiting: bool,
+    /// Each snapshot source's turn (`--explain`, `source.attempts` in JSON).
+    pub attempts: &'a [crate::sources::Attempt],
 }
 
 /// A bucket in plain words: `five_hour` → "5-hour limit".
@@ -181,14 +183,7 @@ pub fn refusal_lines(o: &Outcome) -> Vec<String> {
                 paint(RED, "claude-guard: refused (--on-unknown refuse):"),
                 d.unknown_because.join("; ")
             ));
-            let no_source = o.snapshot.is_some_and(|s| s.origin.kind == "none");
-            lines.push(if no_source {
-                "  help: pass --snapshot PATH or --bridge URL, or --on-unknown allow to go anyway."
-                    .into()
-            } else {
-                "  help: fix the source named above, or pass --on-unknown allow to go anyway."
-                    .into()
-            });
+            lines.push("  help: fix that, or go anyway with --on-unknown allow (CLAUDE_GUARD_ON_UNKNOWN=allow).".into());
         }
     }
     if d.pinned.len() > 1 {
@@ -270,6 +265,7 @@ pub fn explain_lines(o: &Outcome) -> Vec<String> {
     if let Some(s) = o.snapshot {
         lines.push(format!("  source: {} {}", s.origin.kind, s.origin.location));
     }
+    lines.extend(attempt_lines(o.attempts));
     for t in &d.trace {
         lines.push(format!("  {t}"));
     }
@@ -278,6 +274,20 @@ pub fn explain_lines(o: &Outcome) -> Vec<String> {
         verdict_key(d.verdict),
         d.exit.code()
     ));
+    lines
+}
+
+/// The sources tried, one line each (`--explain`).
+pub fn attempt_lines(attempts: &[crate::sources::Attempt]) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !attempts.is_empty() {
+        lines.push("  sources tried:".to_owned());
+    }
+    lines.extend(
+        attempts
+            .iter()
+            .map(|a| format!("    {}: {}", a.source, a.result)),
+    );
     lines
 }
 
@@ -365,6 +375,7 @@ pub fn json_object(o: &Outcome) -> Value {
             "age_seconds": d.age_seconds,
             "org_uuid": s.org_uuid,
             "account_email": s.account_email,
+            "attempts": o.attempts,
         })),
         "now": utc(o.now),
         "trace": d.trace,

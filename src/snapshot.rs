@@ -676,6 +676,113 @@ pub fn sanitize(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
+/// The snapshot as a ClaudeMeter object `{org_uuid, account_email, fetched_at, usage, overage,
+/// subscription, errors}` (what `claude-guard snapshot` prints and `--snapshot` reads back).
+/// Utilization is in percent, times are RFC 3339 UTC; classic buckets that are absent are
+/// written as `null` (so "no window applies" survives the round trip); model-scoped buckets
+/// go back into `usage.limits[]`; `errors` holds [`Snapshot::problems`].
+pub fn to_claudemeter(s: &Snapshot) -> Value {
+    let time = |t: Option<DateTime<Utc>>| {
+        t.map_or(Value::Null, |t| {
+            Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        })
+    };
+    let usage = s.usage.as_ref().map_or(Value::Null, |u| {
+        let mut m = Map::new();
+        for key in CLASSIC_KEYS {
+            m.insert(key.to_owned(), Value::Null);
+        }
+        let mut limits = Vec::new();
+        for b in &u.buckets {
+            let mut o = Map::new();
+            if let Some(r) = &b.locked_reason {
+                o.insert("locked_reason".into(), Value::String(r.clone()));
+            }
+            if let Some(d) = b.limit_dollars {
+                o.insert("limit_dollars".into(), d.into());
+            }
+            if let Some(d) = b.used_dollars {
+                o.insert("used_dollars".into(), d.into());
+            }
+            o.insert("resets_at".into(), time(b.resets_at));
+            let limit_kind = match &b.kind {
+                BucketKind::WeeklyScoped(display) => {
+                    o.insert(
+                        "scope".into(),
+                        serde_json::json!({"model": {"display_name": display}}),
+                    );
+                    Some("weekly_scoped".to_owned())
+                }
+                _ => b.name.strip_prefix("limits:").map(str::to_owned),
+            };
+            match limit_kind {
+                Some(kind) => {
+                    o.insert("kind".into(), Value::String(kind));
+                    o.insert("percent".into(), b.utilization.into());
+                    limits.push(Value::Object(o));
+                }
+                None => {
+                    o.insert("utilization".into(), b.utilization.into());
+                    m.insert(b.name.clone(), Value::Object(o));
+                }
+            }
+        }
+        if !limits.is_empty() {
+            m.insert("limits".into(), Value::Array(limits));
+        }
+        if let Some(ov) = s
+            .overage
+            .as_ref()
+            .filter(|o| o.origin == OverageOrigin::ExtraUsage)
+        {
+            m.insert(
+                "extra_usage".into(),
+                serde_json::json!({
+                    "is_enabled": ov.is_enabled,
+                    "monthly_limit": ov.monthly_limit,
+                    "used_credits": ov.used_credits,
+                    "utilization": ov.utilization,
+                    "currency": ov.currency,
+                    "disabled_reason": ov.disabled_reason,
+                }),
+            );
+        }
+        Value::Object(m)
+    });
+    let overage = match s
+        .overage
+        .as_ref()
+        .filter(|o| o.origin == OverageOrigin::SpendLimit)
+    {
+        Some(ov) => serde_json::json!({
+            "is_enabled": ov.is_enabled,
+            "monthly_credit_limit": ov.monthly_limit,
+            "used_credits": ov.used_credits,
+            "out_of_credits": ov.out_of_credits,
+            "disabled_reason": ov.disabled_reason,
+            "disabled_until": time(ov.disabled_until),
+            "currency": ov.currency,
+        }),
+        None => Value::Null,
+    };
+    let subscription = s.subscription.as_ref().map_or(Value::Null, |sub| {
+        serde_json::json!({
+            "status": sub.status,
+            "billing_interval": sub.billing_interval,
+            "next_charge_date": sub.next_charge_date,
+        })
+    });
+    serde_json::json!({
+        "org_uuid": s.org_uuid,
+        "account_email": s.account_email,
+        "fetched_at": time(s.fetched_at),
+        "usage": usage,
+        "overage": overage,
+        "subscription": subscription,
+        "errors": s.problems,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -790,6 +897,48 @@ mod tests {
             !o.available(Utc::now()),
             "used_credits above the cap is not available"
         );
+    }
+
+    #[test]
+    fn claudemeter_round_trip_keeps_the_decision_inputs() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/payloads/");
+        for name in [
+            "oauth_usage__2026-07_usd_session_critical_scoped_warning.json",
+            "oauth_usage__2025-11-25_oauth_apps_nonnull_zero.json",
+            "claude_ai_usage__2026-04_extra_enabled_1450_weekly_92.json",
+        ] {
+            let bytes = std::fs::read(format!("{dir}{name}")).unwrap();
+            let ctx = ParseContext {
+                default_fetched_at: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()),
+                ..Default::default()
+            };
+            let mut first = parse(&bytes, origin(), &ctx);
+            first.overage = first.overage.or(Some(parse_spend_limit(
+                serde_json::from_str::<Value>(r#"{"is_enabled":true,"monthly_credit_limit":8000,"used_credits":5225,"out_of_credits":false}"#)
+                    .unwrap()
+                    .as_object()
+                    .unwrap(),
+            )));
+            first.subscription = Some(Subscription {
+                status: "past_due".into(),
+                billing_interval: None,
+                next_charge_date: None,
+            });
+            let text = to_claudemeter(&first).to_string();
+            let second = parse(text.as_bytes(), origin(), &ParseContext::default());
+            assert_eq!(first.usage, second.usage, "{name}");
+            assert_eq!(first.overage, second.overage, "{name}");
+            assert_eq!(first.subscription, second.subscription, "{name}");
+            assert_eq!(first.fetched_at, second.fetched_at, "{name}");
+        }
+        // All-null known keys survive as "no window applies", not as an empty body.
+        let none = parse_str(r#"{"five_hour":null,"seven_day":null}"#);
+        let back = parse(
+            to_claudemeter(&none).to_string().as_bytes(),
+            origin(),
+            &ParseContext::default(),
+        );
+        assert_eq!(back.usage, Some(Usage::default()));
     }
 
     #[test]

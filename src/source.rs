@@ -137,7 +137,7 @@ fn too_large() -> String {
 }
 
 /// Parses, looking up Claude Code's logged-in organization only when an array needs it.
-fn parse_with_org(bytes: &[u8], origin: Origin, mut ctx: ParseContext) -> Snapshot {
+pub fn parse_with_org(bytes: &[u8], origin: Origin, mut ctx: ParseContext) -> Snapshot {
     if ctx.org.is_none() && snapshot::needs_logged_in_org(bytes) {
         ctx.logged_in_org = crate::claude_files::logged_in_org();
     }
@@ -210,8 +210,15 @@ fn without_url(s: &str) -> String {
         .join(" ")
 }
 
-/// GETs a snapshot from a bridge URL. Any accepted snapshot shape may come back.
-pub fn from_bridge(url: &Url, ctx: &ParseContext, now: DateTime<Utc>) -> Snapshot {
+/// GETs a snapshot from a bridge URL. Any accepted snapshot shape may come back. `timeout`
+/// bounds the whole request (at most [`REQUEST_TIMEOUT`]; less when the decision's time
+/// budget is running out).
+pub fn from_bridge(
+    url: &Url,
+    ctx: &ParseContext,
+    now: DateTime<Utc>,
+    timeout: Duration,
+) -> Snapshot {
     let shown = display_url(url);
     let origin = Origin {
         kind: "bridge".into(),
@@ -229,6 +236,7 @@ pub fn from_bridge(url: &Url, ctx: &ParseContext, now: DateTime<Utc>) -> Snapsho
     let resp = match client
         .get(url.clone())
         .header("Accept", "application/json")
+        .timeout(timeout.min(REQUEST_TIMEOUT))
         .send()
     {
         Ok(r) => r,

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use crate::cli::WaitOpts;
-use crate::commands::{Evaluation, Inputs, evaluate};
+use crate::commands::{Evaluation, Inputs, evaluate_with};
 use crate::exit_codes::Exit;
 use crate::report;
 
@@ -99,7 +99,8 @@ pub fn until_go(first: Evaluation, inputs: &Inputs, opts: &WaitOpts) -> Result<F
         if let Some(exit) = sleep_until(target, inputs, &label, tty, opts.quiet, &flag) {
             return Ok(Finished::Signalled(exit));
         }
-        eval = evaluate(inputs);
+        // Re-read past the caches: the reset has just passed, cached data predates it.
+        eval = evaluate_with(inputs, true);
     }
 }
 

@@ -241,3 +241,193 @@ pub fn real_claude() -> PathBuf {
     );
     path
 }
+
+// ---- Live-source helpers (issue #3): a local HTTP server, a silent server, credentials. ----
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// One request the test server received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Request path (with query).
+    pub path: String,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    /// The value of header `name` (case-insensitive), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the test server answers.
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// Sleep this long before answering.
+    pub delay: Duration,
+}
+
+impl Reply {
+    /// A JSON answer.
+    pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status,
+            body: body.into(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// A JSON answer with the contents of a payload fixture.
+    pub fn payload(status: u16, name: &str) -> Reply {
+        Reply::json(status, std::fs::read(payload(name)).expect("payload"))
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, k: &str, v: &str) -> Reply {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+
+    /// Answers after `d`.
+    pub fn after(mut self, d: Duration) -> Reply {
+        self.delay = d;
+        self
+    }
+}
+
+type Route = dyn Fn(&Seen) -> Reply + Send + Sync;
+
+/// A real HTTP server on 127.0.0.1 (tiny_http) that records every request. Each request is
+/// answered on its own thread; the server stops when dropped.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts a server answering with `route`.
+    pub fn start(route: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Server {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = server.server_addr().to_ip().expect("ip").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let route: Arc<Route> = Arc::new(route);
+        let (seen2, stop2) = (Arc::clone(&seen), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(20)) else {
+                    continue;
+                };
+                let s = Seen {
+                    path: req.url().to_owned(),
+                    headers: req
+                        .headers()
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.field.as_str().as_str().to_ascii_lowercase(),
+                                h.value.as_str().to_owned(),
+                            )
+                        })
+                        .collect(),
+                };
+                seen2.lock().unwrap().push(s.clone());
+                let route = Arc::clone(&route);
+                std::thread::spawn(move || {
+                    let reply = route(&s);
+                    std::thread::sleep(reply.delay);
+                    let mut resp =
+                        tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+                    for (k, v) in &reply.headers {
+                        resp.add_header(
+                            tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap(),
+                        );
+                    }
+                    let _ = req.respond(resp);
+                });
+            }
+        });
+        Server {
+            base: format!("http://127.0.0.1:{port}"),
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Every request so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// How many requests had exactly this path (query ignored).
+    pub fn count(&self, path: &str) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| s.path.split('?').next() == Some(path))
+            .count()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A TCP server on 127.0.0.1 that accepts connections and never answers (for `lifetime`).
+/// Returns its base URL.
+pub fn silent_server(lifetime: Duration) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut held = Vec::new();
+        while start.elapsed() < lifetime {
+            if let Ok((conn, _)) = listener.accept() {
+                held.push(conn);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Epoch milliseconds `secs` seconds from now (negative: in the past).
+pub fn epoch_ms_in(secs: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    now.as_millis() as i64 + secs * 1000
+}
+
+/// Writes Claude Code's `<dir>/.credentials.json` with this token, `expiresAt` and scopes
+/// (the shape of payloads/credentials__claudeAiOauth_max5x_three_scopes.json).
+pub fn write_credentials(dir: &Path, token: &str, expires_at_ms: i64, scopes: &[&str]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let body = serde_json::json!({"claudeAiOauth": {
+        "accessToken": token, "refreshToken": "sk-ant-ort01-REFRESH-NEVER-USED",
+        "expiresAt": expires_at_ms, "scopes": scopes,
+        "subscriptionType": "max", "rateLimitTier": "default_claude_max_5x"}});
+    std::fs::write(dir.join(".credentials.json"), body.to_string()).unwrap();
+}

@@ -1,0 +1,407 @@
+//! The guard's shared cache (issue #3): one request for many processes, TTLs, `--refresh`,
+//! back-off with the last good snapshot, file modes, an unwritable directory, and the wait
+//! loop's re-read past the cache.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{Guard, Reply, Seen, Server, epoch_ms_in, write_credentials};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "sk-ant-oat01-CANARY-cache-tests-0b1e";
+const PROFILE: &str = "oauth_profile__max20x_trimmed_user_rate_limit_tier.json";
+
+/// A logged-in HOME whose cache lives in `cache` (shared by every guard started from it).
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn logged_in() -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        write_credentials(
+            &dir.path().join(".claude"),
+            TOKEN,
+            epoch_ms_in(86_400),
+            &["user:inference", "user:profile"],
+        );
+        Home { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.path().join("cache")
+    }
+
+    fn guard(&self, base: &str) -> Guard {
+        Guard::new()
+            .env("HOME", self.path())
+            .env("CLAUDE_GUARD_CACHE_DIR", self.cache())
+            .env("CLAUDE_GUARD_OAUTH_BASE_URL", base)
+            .cwd(self.path())
+            .timeout(Duration::from_secs(20))
+    }
+
+    /// The one OAuth cache file.
+    fn oauth_file(&self) -> PathBuf {
+        let files: Vec<PathBuf> = std::fs::read_dir(self.cache())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                n.starts_with("oauth-") && n.ends_with(".json")
+            })
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        files[0].clone()
+    }
+
+    /// Moves the cached snapshot's fetch time `secs` into the past.
+    fn age_cache(&self, secs: i64) {
+        let path = self.oauth_file();
+        let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let at = (chrono::Utc::now() - chrono::Duration::seconds(secs)).to_rfc3339();
+        state["fetched_at"] = json!(at);
+        state["snapshot"]["fetched_at"] = json!(at);
+        std::fs::write(&path, state.to_string()).unwrap();
+    }
+}
+
+fn rfc3339_in(secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
+}
+
+fn usage_body(five: f64, five_resets_in: i64) -> String {
+    json!({
+        "five_hour": {"utilization": five, "resets_at": rfc3339_in(five_resets_in)},
+        "seven_day": {"utilization": 10.0, "resets_at": rfc3339_in(3 * 86_400)},
+        "seven_day_oauth_apps": null, "seven_day_opus": null, "seven_day_sonnet": null,
+        "extra_usage": {"is_enabled": false, "monthly_limit": null, "used_credits": null, "utilization": null}
+    })
+    .to_string()
+}
+
+fn oauth_api(usage: impl Fn() -> Reply + Send + Sync + 'static) -> Server {
+    Server::start(move |s: &Seen| match s.path.as_str() {
+        "/api/oauth/usage" => usage(),
+        "/api/oauth/profile" => Reply::payload(200, PROFILE),
+        _ => Reply::json(404, "{}"),
+    })
+}
+
+#[test]
+fn twenty_concurrent_guards_with_an_empty_cache_make_one_usage_request() {
+    let home = Home::logged_in();
+    // A slow answer makes sure the processes really overlap.
+    let server =
+        oauth_api(|| Reply::json(200, usage_body(30.0, 3600)).after(Duration::from_millis(400)));
+    let handles: Vec<_> = (0..20)
+        .map(|_| {
+            let g = home.guard(&server.base).args(["check", "--json"]);
+            std::thread::spawn(move || g.run())
+        })
+        .collect();
+    let outs: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for out in &outs {
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert_eq!(out.json()["decision"], "go");
+        assert!(!out.stderr.contains(TOKEN) && !out.stdout.contains(TOKEN));
+    }
+    assert_eq!(
+        server.count("/api/oauth/usage"),
+        1,
+        "one request for twenty processes"
+    );
+    assert_eq!(server.count("/api/oauth/profile"), 1);
+    let kinds: Vec<String> = outs
+        .iter()
+        .map(|o| o.json()["source"]["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "oauth").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "cache").count(),
+        19,
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn a_fresh_cache_answers_and_refresh_or_ttl_fetch_again() {
+    let home = Home::logged_in();
+    let server = oauth_api(|| Reply::json(200, usage_body(30.0, 3600)));
+    let first = home.guard(&server.base).args(["check", "--json"]).run();
+    assert_eq!(first.json()["source"]["kind"], "oauth");
+    let second = home.guard(&server.base).args(["check", "--json"]).run();
+    assert_eq!(second.code, Some(0));
+    assert_eq!(second.json()["source"]["kind"], "cache");
+    assert_eq!(server.count("/api/oauth/usage"), 1);
+    let refreshed = home.guard(&server.base).args(["check", "--refresh"]).run();
+    assert_eq!(refreshed.code, Some(0));
+    assert_eq!(server.count("/api/oauth/usage"), 2);
+    let _ = home
+        .guard(&server.base)
+        .env("CLAUDE_GUARD_REFRESH", "1")
+        .args(["check"])
+        .run();
+    assert_eq!(server.count("/api/oauth/usage"), 3);
+    let _ = home
+        .guard(&server.base)
+        .args(["check", "--ttl", "0s"])
+        .run();
+    assert_eq!(server.count("/api/oauth/usage"), 4);
+    let _ = home
+        .guard(&server.base)
+        .env("CLAUDE_GUARD_TTL", "1h")
+        .args(["check"])
+        .run();
+    assert_eq!(server.count("/api/oauth/usage"), 4);
+    // the profile is fetched once and reused for a day
+    assert_eq!(server.count("/api/oauth/profile"), 1);
+}
+
+#[test]
+fn the_ttl_is_five_minutes_when_cool_and_sixty_seconds_when_hot() {
+    // (percent, cache age in seconds, requests expected after the second start)
+    for (pct, age, expected) in [(50.0, 90, 1), (50.0, 310, 2), (85.0, 30, 1), (85.0, 90, 2)] {
+        let home = Home::logged_in();
+        let server = oauth_api(move || Reply::json(200, usage_body(pct, 3600)));
+        let _ = home.guard(&server.base).args(["check"]).run();
+        home.age_cache(age);
+        let out = home.guard(&server.base).args(["check"]).run();
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert_eq!(
+            server.count("/api/oauth/usage"),
+            expected,
+            "{pct}% cached {age}s ago"
+        );
+    }
+}
+
+#[test]
+fn cache_files_are_private_and_hold_no_secret() {
+    let home = Home::logged_in();
+    let server = oauth_api(|| Reply::json(200, usage_body(30.0, 3600)));
+    let out = home.guard(&server.base).args(["check"]).run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&home.cache()), 0o700);
+    let mut n = 0;
+    for e in std::fs::read_dir(home.cache()).unwrap() {
+        let p = e.unwrap().path();
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            !text.contains(TOKEN) && !text.contains("CANARY"),
+            "{}",
+            p.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 3, "usage, its lock and the profile");
+    // an existing, too-open directory is tightened
+    std::fs::set_permissions(home.cache(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let _ = home.guard(&server.base).args(["check", "--refresh"]).run();
+    assert_eq!(mode(&home.cache()), 0o700);
+}
+
+fn can_write_into_read_only_dirs() -> bool {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o500)).unwrap();
+    let ok = std::fs::write(d.path().join("probe"), "x").is_ok();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    ok
+}
+
+#[test]
+fn an_unwritable_cache_directory_still_decides_with_one_warning() {
+    let home = Home::logged_in();
+    let server = oauth_api(|| Reply::json(200, usage_body(100.0, 3600)));
+    // A path under a regular file cannot be created, even by root.
+    let file = home.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let mut dirs = vec![file.join("cache")];
+    if !can_write_into_read_only_dirs() {
+        let ro = home.path().join("read-only");
+        std::fs::create_dir(&ro).unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).unwrap();
+        dirs.push(ro);
+    }
+    for (i, dir) in dirs.iter().enumerate() {
+        let out = home
+            .guard(&server.base)
+            .env("CLAUDE_GUARD_CACHE_DIR", dir)
+            .args(["check"])
+            .run();
+        assert_eq!(out.code, Some(10), "{}: {out:?}", dir.display());
+        let warnings = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("warning:") && l.contains("without a cache"))
+            .count();
+        assert_eq!(warnings, 1, "{}", out.stderr);
+        assert_eq!(server.count("/api/oauth/usage"), i + 1);
+    }
+}
+
+#[test]
+fn during_a_429_back_off_the_last_good_snapshot_is_used_within_max_age() {
+    let home = Home::logged_in();
+    let limited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&limited);
+    let server = oauth_api(move || {
+        if flag.load(std::sync::atomic::Ordering::Relaxed) {
+            Reply::json(
+                429,
+                r#"{"error":{"type":"rate_limit_error","message":"Rate limited."}}"#,
+            )
+            .header("Retry-After", "600")
+        } else {
+            Reply::json(200, usage_body(40.0, 3600))
+        }
+    });
+    assert_eq!(home.guard(&server.base).args(["check"]).run().code, Some(0));
+    limited.store(true, std::sync::atomic::Ordering::Relaxed);
+    home.age_cache(10 * 60); // past its TTL, within --max-age (1 h)
+    let out = home
+        .guard(&server.base)
+        .args(["check", "--json", "--explain"])
+        .run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let j = out.json();
+    assert_eq!(j["source"]["kind"], "cache");
+    assert!(out.stderr.contains("HTTP 429"), "{}", out.stderr);
+    assert!(out.stderr.contains("fallback"), "{}", out.stderr);
+    assert_eq!(server.count("/api/oauth/usage"), 2);
+    // inside the window nobody asks again; the last good copy keeps deciding
+    assert_eq!(
+        home.guard(&server.base)
+            .args(["check", "--refresh"])
+            .run()
+            .code,
+        Some(0)
+    );
+    assert_eq!(server.count("/api/oauth/usage"), 2);
+    // once it is older than --max-age, the state is unknown, with the 429 as the reason
+    let out = home
+        .guard(&server.base)
+        .args(["check", "--max-age", "5m"])
+        .run();
+    assert_eq!(out.code, Some(20), "{out:?}");
+    assert!(
+        out.stderr.contains("STALE") || out.stderr.contains("stale"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("no request before"), "{}", out.stderr);
+    assert_eq!(server.count("/api/oauth/usage"), 2);
+}
+
+#[test]
+fn a_pinned_last_good_snapshot_still_refuses_during_back_off() {
+    let home = Home::logged_in();
+    let limited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&limited);
+    let server = oauth_api(move || {
+        if flag.load(std::sync::atomic::Ordering::Relaxed) {
+            Reply::json(429, "{}").header("Retry-After", "600")
+        } else {
+            Reply::json(200, usage_body(100.0, 3 * 3600))
+        }
+    });
+    assert_eq!(
+        home.guard(&server.base).args(["check"]).run().code,
+        Some(10)
+    );
+    limited.store(true, std::sync::atomic::Ordering::Relaxed);
+    home.age_cache(2 * 3600); // older than --max-age: a refusal still holds until the reset
+    let out = home.guard(&server.base).args(["check"]).run();
+    assert_eq!(out.code, Some(10), "{out:?}");
+}
+
+#[test]
+fn repeated_failures_back_off_across_processes() {
+    let home = Home::logged_in();
+    let server = oauth_api(|| {
+        Reply::json(
+            503,
+            r#"{"error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        )
+    });
+    for _ in 0..4 {
+        let out = home.guard(&server.base).args(["check"]).run();
+        assert_eq!(out.code, Some(20), "{out:?}");
+    }
+    assert_eq!(
+        server.count("/api/oauth/usage"),
+        1,
+        "15 s back-off after the first failure"
+    );
+    let state: Value = serde_json::from_slice(&std::fs::read(home.oauth_file()).unwrap()).unwrap();
+    assert_eq!(state["failures"], 1);
+    assert!(state["not_before"].is_string());
+}
+
+#[test]
+fn wait_rereads_past_the_cache_after_the_reset() {
+    let home = Home::logged_in();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let n = std::sync::Arc::clone(&calls);
+    let server = oauth_api(move || {
+        if n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Reply::json(200, usage_body(100.0, 2))
+        } else {
+            Reply::json(200, usage_body(5.0, 5 * 3600))
+        }
+    });
+    let out = home
+        .guard(&server.base)
+        .args([
+            "wait",
+            "--grace",
+            "0s",
+            "--max-wait",
+            "1m",
+            "--quiet",
+            "--json",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    // The second read went to the server although the first answer was still within its TTL.
+    assert_eq!(server.count("/api/oauth/usage"), 2);
+    let j = out.json();
+    assert_eq!(j["source"]["kind"], "oauth");
+    assert_eq!(j["buckets"][0]["utilization"], 5.0);
+}
+
+#[test]
+fn no_more_than_twenty_requests_an_hour_whatever_the_ttl() {
+    let home = Home::logged_in();
+    let server = oauth_api(|| Reply::json(200, usage_body(90.0, 3600)));
+    for i in 0..24 {
+        let out = home
+            .guard(&server.base)
+            .args(["check", "--ttl", "0s", "--json", "--explain"])
+            .run();
+        assert_eq!(out.code, Some(0), "start {i}: {out:?}");
+        if i >= 20 {
+            // the last good snapshot (seconds old) keeps deciding
+            assert_eq!(out.json()["source"]["kind"], "cache", "start {i}");
+            assert!(
+                out.stderr.contains("budget of 20 requests an hour"),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+    assert_eq!(server.count("/api/oauth/usage"), 20);
+}
