@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::builder::BoolishValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 use crate::policy::{OnUnknown, OverageMode};
 use crate::snapshot::UtilizationScale;
@@ -46,15 +46,15 @@ pub struct Cli {
 pub enum Command {
     /// Decide, then exec the real claude (go), refuse with a distinct code, or wait (--wait).
     #[command(after_long_help = after_help())]
-    Run(RunArgs),
+    Run(Deferred<RunArgs>),
     /// Decide and exit with the code; never execs. For CI gates.
     #[command(after_long_help = after_help())]
-    Check(CheckArgs),
+    Check(Deferred<CheckArgs>),
     /// Show every bucket: percent, bar, reset, which apply, the hottest, overage, subscription.
-    Status(CheckArgs),
+    Status(Deferred<CheckArgs>),
     /// Block until the decision is go, then exit 0 (no exec).
     #[command(after_long_help = after_help())]
-    Wait(WaitArgs),
+    Wait(Deferred<WaitArgs>),
     /// Print shell code that makes `claude` a function going through the guard:
     /// `eval "$(claude-guard init bash)"` in ~/.bashrc (zsh alike), or
     /// `claude-guard init fish | source` in config.fish.
@@ -66,7 +66,7 @@ pub enum Command {
     /// Print the snapshot the sources give, as ClaudeMeter JSON {org_uuid, account_email,
     /// fetched_at, usage, overage, subscription, errors} on stdout, for `--snapshot` elsewhere
     /// (exit 0, or 20 when no source gave usage).
-    Snapshot(SnapshotArgs),
+    Snapshot(Deferred<SnapshotArgs>),
 }
 
 /// `init SHELL [--cmd NAME]`.
@@ -95,6 +95,55 @@ pub struct ManArgs {
     /// Write claude-guard.1 and claude-guard-<command>.1 into this directory instead.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<std::path::PathBuf>,
+}
+
+/// A subcommand's arguments, built only when clap enters that subcommand (or renders help,
+/// completions or the man page): the guard starts before every `claude`, and building the
+/// arguments of all eight subcommands on every start cost more than the decision itself.
+#[derive(Debug)]
+pub struct Deferred<T>(pub T);
+
+impl<T: Args> Args for Deferred<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|cmd| keep_about(cmd, T::augment_args))
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|cmd| keep_about(cmd, T::augment_args_for_update))
+    }
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+}
+
+/// Runs `augment` but keeps the subcommand's own `about` (from the enum variant's doc comment),
+/// which the arguments struct's doc comment would otherwise replace.
+fn keep_about(cmd: clap::Command, augment: fn(clap::Command) -> clap::Command) -> clap::Command {
+    let about = cmd.get_about().cloned();
+    let long_about = cmd.get_long_about().cloned();
+    let mut cmd = augment(cmd);
+    if let Some(about) = about {
+        cmd = cmd.about(about);
+    }
+    cmd.long_about(
+        long_about
+            .map(clap::builder::Resettable::Value)
+            .unwrap_or(clap::builder::Resettable::Reset),
+    )
+}
+
+impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(matches).map(Deferred)
+    }
+    fn from_arg_matches_mut(matches: &mut ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(matches).map(Deferred)
+    }
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+    fn update_from_arg_matches_mut(&mut self, matches: &mut ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(matches)
+    }
 }
 
 /// Options every command takes.
@@ -309,8 +358,8 @@ mod tests {
         let Command::Run(run) = cli.command else {
             panic!()
         };
-        assert_eq!(run.common.max_age, Duration::from_secs(300));
-        assert_eq!(run.claude_args, ["-p", "--model", "x"]);
+        assert_eq!(run.0.common.max_age, Duration::from_secs(300));
+        assert_eq!(run.0.claude_args, ["-p", "--model", "x"]);
     }
 
     #[test]
@@ -332,7 +381,7 @@ mod tests {
             "--refresh",
         ])
         .unwrap();
-        let Command::Check(c) = cli.command else {
+        let Command::Check(Deferred(c)) = cli.command else {
             panic!()
         };
         assert_eq!(c.common.source, crate::sources::SourceChoice::ClaudeCode);

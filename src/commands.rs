@@ -24,14 +24,14 @@ use crate::{claude_files, fallback, launch, plan, shell, wait};
 /// Runs the parsed command line; returns the exit status (for `run`, only on refusal or failure).
 pub fn dispatch(cli: Cli) -> Result<Exit> {
     match cli.command {
-        Command::Run(args) => run(args),
-        Command::Check(args) => check(args),
-        Command::Status(args) => status(args),
-        Command::Wait(args) => wait_cmd(args),
+        Command::Run(args) => run(args.0),
+        Command::Check(args) => check(args.0),
+        Command::Status(args) => status(args.0),
+        Command::Wait(args) => wait_cmd(args.0),
         Command::Init(args) => init(args),
         Command::Completions(args) => completions(args),
         Command::Man(args) => man(args),
-        Command::Snapshot(args) => snapshot_cmd(args),
+        Command::Snapshot(args) => snapshot_cmd(args.0),
     }
 }
 
