@@ -98,6 +98,18 @@ enum Step {
     Failed(String),
 }
 
+impl Step {
+    /// A snapshot read from a file, stdin or a bridge: used when it has usage, else failed
+    /// with its problems.
+    fn of(snapshot: Snapshot) -> Step {
+        if usable(&snapshot) {
+            Step::Used(Box::new(snapshot), None)
+        } else {
+            Step::Failed(snapshot.problems.join("; "))
+        }
+    }
+}
+
 /// A live source (OAuth or claude.ai) ready to be read.
 struct Live {
     name: &'static str,
@@ -210,14 +222,7 @@ impl<'a> Chain<'a> {
         // 1. --snapshot
         if self.on(SourceChoice::Snapshot) {
             let step = match &common.snapshot {
-                Some(path) => {
-                    let s = source::from_path(path, &self.ctx, self.req.now);
-                    if usable(&s) {
-                        Step::Used(Box::new(s), None)
-                    } else {
-                        Step::Failed(s.problems.join("; "))
-                    }
-                }
+                Some(path) => Step::of(source::from_path(path, &self.ctx, self.req.now)),
                 None if self.alone(SourceChoice::Snapshot) => {
                     Step::Failed("--source snapshot needs --snapshot PATH|-".into())
                 }
@@ -266,12 +271,7 @@ impl<'a> Chain<'a> {
             let step = match &common.bridge {
                 Some(url) => {
                     let timeout = self.deadline.request_timeout().unwrap_or_default();
-                    let s = source::from_bridge(url, &self.ctx, self.req.now, timeout);
-                    if usable(&s) {
-                        Step::Used(Box::new(s), None)
-                    } else {
-                        Step::Failed(s.problems.join("; "))
-                    }
+                    Step::of(source::from_bridge(url, &self.ctx, self.req.now, timeout))
                 }
                 None if self.alone(SourceChoice::Bridge) => {
                     Step::Failed("--source bridge needs --bridge URL".into())
