@@ -244,10 +244,11 @@ pub fn decide(
             } else {
                 b.utilization
             };
+            let applies = applies(b, family);
             BucketView {
-                applies: applies(b, family),
+                applies,
                 has_reset,
-                pinned: applies(b, family) && effective.is_some_and(|u| u >= 100.0),
+                pinned: applies && effective.is_some_and(|u| u >= 100.0),
                 effective,
                 bucket: b.clone(),
             }

@@ -3,14 +3,13 @@
 //! JSON. Clients come from [`crate::source::http_client`] (no proxy and a 300 ms connect
 //! timeout on loopback, 2 s elsewhere). Nothing here is built unless a request will be sent.
 
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderValue};
 
-use crate::source::{MAX_SNAPSHOT_BYTES, REQUEST_TIMEOUT, describe_http_error};
+use crate::source::{REQUEST_TIMEOUT, describe_http_error};
 
 /// The longest the live sources may take together (lock waits and requests), so that a
 /// decision never takes much more than 6 s.
@@ -74,7 +73,7 @@ pub struct Answer {
     pub retry_after: Option<Duration>,
     /// The body looks like an HTML page (content type or first byte), not JSON.
     pub html: bool,
-    /// The body, at most [`MAX_SNAPSHOT_BYTES`].
+    /// The body, at most [`crate::source::MAX_SNAPSHOT_BYTES`].
     pub body: Vec<u8>,
 }
 
@@ -103,31 +102,7 @@ pub fn get(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.to_ascii_lowercase().contains("html"));
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_SNAPSHOT_BYTES)
-    {
-        return Err(format!(
-            "the body is larger than {} MiB; not read",
-            MAX_SNAPSHOT_BYTES >> 20
-        ));
-    }
-    let mut body = Vec::new();
-    resp.take(MAX_SNAPSHOT_BYTES + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| {
-            if e.to_string().contains("timed out") {
-                "timed out reading the body".to_owned()
-            } else {
-                "reading the body failed".to_owned()
-            }
-        })?;
-    if body.len() as u64 > MAX_SNAPSHOT_BYTES {
-        return Err(format!(
-            "the body is larger than {} MiB; not read",
-            MAX_SNAPSHOT_BYTES >> 20
-        ));
-    }
+    let body = crate::source::read_capped(resp)?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
     Ok(Answer {
         status,

@@ -29,29 +29,24 @@ impl std::fmt::Display for LaunchError {
 
 impl std::error::Error for LaunchError {}
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
-    }
-}
-
 /// Whether `path` is claude-guard itself (a symlink, hard link or copy of this binary) or
 /// the `bin/claude` shim, either of which would loop back into the guard.
 fn is_guard(path: &Path, me: Option<&Path>) -> bool {
-    if me.is_some_and(|me| same_file(path, me)) {
-        return true;
-    }
     let Ok(meta) = std::fs::metadata(path) else {
         return false;
     };
     if let Some(me) = me
-        && let Ok(my_meta) = std::fs::metadata(me)
-        && meta.len() == my_meta.len()
-        && meta.len() < 64 << 20
-        && std::fs::read(path).ok() == std::fs::read(me).ok()
+        && let Ok(mine) = std::fs::metadata(me)
     {
-        return true; // a copy of the guard binary
+        if meta.dev() == mine.dev() && meta.ino() == mine.ino() {
+            return true; // the binary itself, through a symlink or hard link
+        }
+        if meta.len() == mine.len()
+            && meta.len() < 64 << 20
+            && std::fs::read(path).ok() == std::fs::read(me).ok()
+        {
+            return true; // a copy of the guard binary
+        }
     }
     // The shim is a small text script carrying the marker.
     meta.len() < 16 << 10

@@ -416,10 +416,12 @@ fn parse_claude_config(map: &Map<String, Value>, origin: Origin, ctx: &ParseCont
     let Some(Value::Object(cache)) = map.get("cachedUsageUtilization") else {
         return Snapshot::unknown(origin, "cachedUsageUtilization is not an object");
     };
-    let account = map
-        .get("oauthAccount")
-        .and_then(|a| a.get("accountUuid"))
-        .and_then(Value::as_str);
+    let oauth_account = |key: &str| {
+        map.get("oauthAccount")
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+    };
+    let account = oauth_account("accountUuid");
     let cached_for = cache.get("accountUuid").and_then(Value::as_str);
     if account.is_none() || cached_for != account {
         return Snapshot::unknown(
@@ -436,16 +438,8 @@ fn parse_claude_config(map: &Map<String, Value>, origin: Origin, ctx: &ParseCont
         _ => Snapshot::unknown(origin, "Claude Code's cached usage has no usage body"),
     };
     snap.fetched_at = fetched_at;
-    snap.org_uuid = map
-        .get("oauthAccount")
-        .and_then(|a| a.get("organizationUuid"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    snap.account_email = map
-        .get("oauthAccount")
-        .and_then(|a| a.get("emailAddress"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    snap.org_uuid = oauth_account("organizationUuid").map(str::to_owned);
+    snap.account_email = oauth_account("emailAddress").map(str::to_owned);
     snap
 }
 

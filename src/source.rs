@@ -144,6 +144,19 @@ pub fn parse_with_org(bytes: &[u8], origin: Origin, mut ctx: ParseContext) -> Sn
     snapshot::parse(bytes, origin, &ctx)
 }
 
+/// Parses an already-decoded snapshot, looking up Claude Code's logged-in organization only
+/// when an array of several organizations needs it.
+pub fn parse_value_with_org(
+    value: &serde_json::Value,
+    origin: Origin,
+    mut ctx: ParseContext,
+) -> Snapshot {
+    if ctx.org.is_none() && value.as_array().is_some_and(|a| a.len() > 1) {
+        ctx.logged_in_org = crate::claude_files::logged_in_org();
+    }
+    snapshot::parse_value(value, origin, &ctx)
+}
+
 /// Builds a blocking HTTP client for `url`: short connect timeout and no proxy on loopback,
 /// 2 s connect and the environment's proxies elsewhere; 5 s in all; no redirects off-host.
 pub fn http_client(url: &Url) -> reqwest::Result<reqwest::blocking::Client> {
@@ -174,7 +187,13 @@ pub fn read_capped(resp: reqwest::blocking::Response) -> Result<Vec<u8>, String>
     let mut bytes = Vec::new();
     resp.take(MAX_SNAPSHOT_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("reading the body failed: {}", without_url(&e.to_string())))?;
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut || e.to_string().contains("timed out") {
+                "timed out reading the body".to_owned()
+            } else {
+                format!("reading the body failed: {}", without_url(&e.to_string()))
+            }
+        })?;
     if bytes.len() as u64 > MAX_SNAPSHOT_BYTES {
         return Err(too_large());
     }

@@ -437,14 +437,7 @@ impl<'a> Chain<'a> {
             default_fetched_at: state.fetched_at,
             ..self.ctx.clone()
         };
-        let snap = match raw {
-            // One organization: no need to look up Claude Code's login to pick it.
-            Value::Array(items) if items.len() == 1 => {
-                snapshot::parse_value(&items[0], origin, &ctx)
-            }
-            Value::Array(_) => source::parse_with_org(raw.to_string().as_bytes(), origin, ctx),
-            _ => snapshot::parse_value(raw, origin, &ctx),
-        };
+        let snap = source::parse_value_with_org(raw, origin, ctx);
         if !usable(&snap) {
             return Err(snap.problems.join("; "));
         }
@@ -649,34 +642,24 @@ impl<'a> Chain<'a> {
             None => Lock::Unavailable,
         };
         let mut state = state;
-        match &lock {
-            Lock::Held(_) => {
-                state = live
-                    .entry
-                    .as_ref()
-                    .and_then(Entry::read)
-                    .unwrap_or_default();
-                if let Some(snap) = self.fetched_meanwhile(live, &state) {
-                    return Step::Used(Box::new(snap), state.snapshot.clone());
-                }
-                if let Some(why) = self.blocked(live, &state, Utc::now()) {
-                    return Step::Failed(format!("{prefix}: {why}"));
-                }
+        if matches!(lock, Lock::Held(_) | Lock::Busy) {
+            // Another process may have fetched while this one waited for the lock.
+            state = live
+                .entry
+                .as_ref()
+                .and_then(Entry::read)
+                .unwrap_or_default();
+            if let Some(snap) = self.fetched_meanwhile(live, &state) {
+                return Step::Used(Box::new(snap), state.snapshot.clone());
             }
-            Lock::Busy => {
-                let state = live
-                    .entry
-                    .as_ref()
-                    .and_then(Entry::read)
-                    .unwrap_or_default();
-                if let Some(snap) = self.fetched_meanwhile(live, &state) {
-                    return Step::Used(Box::new(snap), state.snapshot.clone());
-                }
+            if matches!(lock, Lock::Busy) {
                 return Step::Failed(format!(
                     "{prefix}: another claude-guard process is fetching and did not finish in time; not sending a second request"
                 ));
             }
-            Lock::Unavailable => {}
+            if let Some(why) = self.blocked(live, &state, Utc::now()) {
+                return Step::Failed(format!("{prefix}: {why}"));
+            }
         }
         let fetched = match &live.kind {
             LiveKind::Oauth { creds, base } => oauth::fetch(creds, base, &self.deadline),
