@@ -254,7 +254,11 @@ fn run(args: RunArgs) -> Result<Exit> {
         claude_args = std::borrow::Cow::Owned(switch.argv);
     }
     if args.wait && eval.decision.exit != Exit::Go && eval.decision.waitable {
-        emit_diagnostics(&outcome(&eval, &inputs, true), &args.common, false);
+        // `--explain` shows the refusal being waited on; `--json` stays one object (DESIGN),
+        // printed once below for the decision the run ends with.
+        if args.common.explain {
+            print_lines(&report::explain_lines(&outcome(&eval, &inputs, true)));
+        }
         match wait::until_go(eval, &inputs, &args.wait_opts)? {
             wait::Finished::Done(done) => eval = *done,
             wait::Finished::Signalled(exit) => return Ok(exit),

@@ -124,6 +124,64 @@ fn wait_subcommand_exits_0_once_the_window_resets() {
 }
 
 #[test]
+fn run_wait_json_prints_one_object_for_the_final_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub_dir = tempfile::tempdir().unwrap();
+    let stub = recording_stub(stub_dir.path());
+    let snap = dir.path().join("s.json");
+    write_snapshot(&snap, 100.0, in_secs(1.5), "active");
+    let writer = {
+        let snap = snap.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            write_snapshot(&snap, 12.0, in_secs(5.0 * 3600.0), "active");
+        })
+    };
+    let out = Guard::new()
+        .env("CLAUDE_GUARD_CLAUDE", &stub)
+        .args([
+            "run",
+            "--wait",
+            "--grace",
+            "200ms",
+            "--json",
+            "--explain",
+            "--snapshot",
+        ])
+        .args([&snap])
+        .args(["--", "-p", "hi"])
+        .timeout(Duration::from_secs(15))
+        .run();
+    writer.join().unwrap();
+    assert_eq!(
+        out.code,
+        Some(7),
+        "the stub ran after the wait: {}",
+        out.stderr
+    );
+    let objects: Vec<serde_json::Value> = out
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(serde_json::Value::is_object)
+        .collect();
+    assert_eq!(
+        objects.len(),
+        1,
+        "one JSON object on stderr:\n{}",
+        out.stderr
+    );
+    assert_eq!(objects[0]["decision"], "go", "{}", objects[0]);
+    assert_eq!(objects[0]["exit_code"], 0, "{}", objects[0]);
+    // --explain still shows the refusal that was waited on, then the final walk.
+    assert!(
+        out.stderr.contains("five_hour") && out.stderr.matches("1. ").count() >= 2,
+        "two explanations:\n{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn a_reset_beyond_max_wait_refuses_at_once_with_19() {
     let dir = tempfile::tempdir().unwrap();
     let stub_dir = tempfile::tempdir().unwrap();
