@@ -35,13 +35,7 @@ impl Stub {
     }
 
     fn argv(&self) -> Option<Vec<String>> {
-        let bytes = std::fs::read(self.dir.path().join("record.argv")).ok()?;
-        let mut parts: Vec<String> = bytes
-            .split(|&b| b == 0)
-            .map(|s| String::from_utf8_lossy(s).into_owned())
-            .collect();
-        parts.pop();
-        Some(parts)
+        common::recorded_args(self.dir.path())
     }
 }
 

@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::recorded_args as recorded;
 use common::{Guard, Out, example, recording_stub};
 
 /// Runs the example script with the guard (as `claude-guard`) and a stub `claude` on PATH.
@@ -35,16 +36,6 @@ fn bin_dir() -> tempfile::TempDir {
     std::os::unix::fs::symlink(common::bin(), dir.path().join("claude-guard")).unwrap();
     recording_stub(dir.path());
     dir
-}
-
-fn recorded(bin: &Path) -> Option<Vec<String>> {
-    let bytes = std::fs::read(bin.join("record.argv")).ok()?;
-    let mut parts: Vec<String> = bytes
-        .split(|&b| b == 0)
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-        .collect();
-    parts.pop();
-    Some(parts)
 }
 
 const PROMPT: &str =

@@ -36,16 +36,7 @@ impl Bin {
 
     /// The stub's argv, or `None` when the stub never started.
     fn recorded(&self) -> Option<Vec<String>> {
-        let bytes = std::fs::read(self.path().join("record.argv")).ok()?;
-        Some(
-            bytes
-                .split(|&b| b == 0)
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect::<Vec<_>>()
-                .split_last()
-                .map(|(_, args)| args.to_vec())
-                .unwrap_or_default(),
-        )
+        common::recorded_args(self.path())
     }
 }
 

@@ -170,20 +170,25 @@ fn oauth_sends_the_right_headers_and_decides_from_the_real_body() {
     assert_no_secret(&out);
 }
 
-#[test]
-fn user_agent_can_be_overridden() {
+/// `check` in a logged-in HOME with one extra variable, against the real usage payload;
+/// returns the guard's output and the first request the OAuth API saw.
+fn check_with_env(name: &str, value: &str) -> (Out, Seen) {
     let home = Home::logged_in();
     let server = oauth_api(|| Reply::payload(200, USAGE_REAL));
     let out = home
         .guard(&server.base)
-        .env("CLAUDE_GUARD_USER_AGENT", "my-proxy-client/2")
+        .env(name, value)
         .args(["check"])
         .run();
+    let first = server.seen().into_iter().next().expect("a usage request");
+    (out, first)
+}
+
+#[test]
+fn user_agent_can_be_overridden() {
+    let (out, first) = check_with_env("CLAUDE_GUARD_USER_AGENT", "my-proxy-client/2");
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert_eq!(
-        server.seen()[0].header("user-agent"),
-        Some("my-proxy-client/2")
-    );
+    assert_eq!(first.header("user-agent"), Some("my-proxy-client/2"));
 }
 
 #[test]
@@ -344,16 +349,10 @@ fn setup_token_without_user_profile_scope_sends_nothing() {
 
 #[test]
 fn env_token_is_used_before_the_credentials_file() {
-    let home = Home::logged_in();
-    let server = oauth_api(|| Reply::payload(200, USAGE_REAL));
-    let out = home
-        .guard(&server.base)
-        .env("CLAUDE_CODE_OAUTH_TOKEN", "sk-ant-oat01-CANARY-env")
-        .args(["check"])
-        .run();
+    let (out, first) = check_with_env("CLAUDE_CODE_OAUTH_TOKEN", "sk-ant-oat01-CANARY-env");
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
-        server.seen()[0].header("authorization"),
+        first.header("authorization"),
         Some("Bearer sk-ant-oat01-CANARY-env")
     );
 }

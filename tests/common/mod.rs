@@ -215,6 +215,18 @@ pub fn script(path: &Path, body: &str) {
 
 /// A recording stub `claude` in `dir`: writes its argv (NUL-separated), pid and stdin into
 /// `dir/record.*`, then exits with `$STUB_EXIT` (default 7).
+/// The argv that `recording_stub` in `dir` recorded (lossily UTF-8), or `None` when it never
+/// started.
+pub fn recorded_args(dir: &Path) -> Option<Vec<String>> {
+    let bytes = std::fs::read(dir.join("record.argv")).ok()?;
+    let mut parts: Vec<String> = bytes
+        .split(|&b| b == 0)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
+    parts.pop(); // after the last NUL
+    Some(parts)
+}
+
 pub fn recording_stub(dir: &Path) -> PathBuf {
     let path = dir.join("claude");
     let rec = dir.join("record");
