@@ -15,26 +15,39 @@ const ABOUT: &str = "Pre-flight guard for Claude Code: before `claude` starts, d
 run will go, bill extra usage, or be refused by a plan limit — then exec claude, refuse with a \
 distinct exit code and the reset time, or sleep until the reset.";
 
-/// The `--help` epilogue: the exit-code table and how to use the guard as `claude`. Built
-/// once per process (it is formatted from the one table in `exit_codes.rs`).
-fn after_help() -> &'static str {
-    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "{}\nUse as `claude`: eval \"$(claude-guard init bash)\" in ~/.bashrc (zsh alike; fish: \
+/// The `--help` epilogue: the exit-code table and how to use the guard as `claude` (formatted
+/// from the one table in `exit_codes.rs`).
+fn after_help() -> String {
+    format!(
+        "{}\nUse as `claude`: eval \"$(claude-guard init bash)\" in ~/.bashrc (zsh alike; fish: \
              claude-guard init fish | source) makes `claude` a function through the guard; for \
              scripts and cron put a symlink named `claude` (or bin/claude) first on PATH. Options \
              then come from CLAUDE_GUARD_* variables (CLAUDE_GUARD_WAIT=1, CLAUDE_GUARD_MAX_WAIT=2h, \
              CLAUDE_GUARD_SNAPSHOT=PATH, ...).\n\
              CLAUDE_GUARD_CLAUDE=/path names the real claude. NO_COLOR turns colour off.",
-            crate::exit_codes::Exit::help_table()
-        )
-    });
-    &TEXT
+        crate::exit_codes::Exit::help_table()
+    )
+}
+
+/// The subcommands whose `--help` ends with the epilogue, besides the top level.
+const EPILOGUE_ON: [&str; 3] = ["run", "check", "wait"];
+
+/// The whole command line with the `--help` epilogue, for help, completions and the man page.
+///
+/// Parsing uses the bare derive ([`Cli::try_parse_from`]) and `main` renders help from this
+/// instead: the epilogue is a formatted 1.3 KB text that clap would otherwise copy into every
+/// command it builds, on every start, to show it only under `--help`.
+pub fn command() -> clap::Command {
+    let epilogue = after_help();
+    let cmd = <Cli as clap::CommandFactory>::command().after_long_help(epilogue.clone());
+    EPILOGUE_ON.iter().fold(cmd, |cmd, name| {
+        cmd.mut_subcommand(name, |sub| sub.after_long_help(epilogue.clone()))
+    })
 }
 
 /// `claude-guard`'s arguments.
 #[derive(Debug, Parser)]
-#[command(name = "claude-guard", version, about = ABOUT, after_long_help = after_help(), max_term_width = 100)]
+#[command(name = "claude-guard", version, about = ABOUT, max_term_width = 100)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -45,15 +58,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Decide, then exec the real claude (go), refuse with a distinct code, or wait (--wait).
-    #[command(after_long_help = after_help())]
     Run(Deferred<RunArgs>),
     /// Decide and exit with the code; never execs. For CI gates.
-    #[command(after_long_help = after_help())]
     Check(Deferred<CheckArgs>),
     /// Show every bucket: percent, bar, reset, which apply, the hottest, overage, subscription.
     Status(Deferred<CheckArgs>),
     /// Block until the decision is go, then exit 0 (no exec).
-    #[command(after_long_help = after_help())]
     Wait(Deferred<WaitArgs>),
     /// Print shell code that makes `claude` a function going through the guard:
     /// `eval "$(claude-guard init bash)"` in ~/.bashrc (zsh alike), or
@@ -349,6 +359,25 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn long_help_carries_the_epilogue_and_parsing_does_not_build_it() {
+        let help = |args: &[&str]| {
+            let err = command().try_get_matches_from(args).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+            err.to_string()
+        };
+        for sub in EPILOGUE_ON {
+            assert!(
+                help(&["g", sub, "--help"]).contains("Use as `claude`"),
+                "{sub}"
+            );
+        }
+        assert!(help(&["g", "--help"]).contains("Use as `claude`"));
+        assert!(!help(&["g", "status", "--help"]).contains("Use as `claude`"));
+        assert!(Cli::command().get_after_long_help().is_none());
     }
 
     #[test]

@@ -381,22 +381,25 @@ fn init(args: InitArgs) -> Result<Exit> {
 }
 
 fn completions(args: CompletionsArgs) -> Result<Exit> {
-    use clap::CommandFactory;
     // Generated into memory first: clap_complete panics on a write error (a closed pipe).
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "claude-guard", &mut script);
+    clap_complete::generate(
+        args.shell,
+        &mut crate::cli::command(),
+        "claude-guard",
+        &mut script,
+    );
     std::io::stdout().write_all(&script)?;
     Ok(Exit::Go)
 }
 
 fn man(args: ManArgs) -> Result<Exit> {
     use anyhow::Context;
-    use clap::CommandFactory;
     match args.out_dir {
         Some(dir) => std::fs::create_dir_all(&dir)
-            .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+            .and_then(|()| clap_mangen::generate_to(crate::cli::command(), &dir))
             .with_context(|| format!("could not write man pages into {}", dir.display()))?,
-        None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?,
+        None => clap_mangen::Man::new(crate::cli::command()).render(&mut std::io::stdout())?,
     }
     Ok(Exit::Go)
 }

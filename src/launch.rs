@@ -2,6 +2,7 @@
 //! stdin/stdout/stderr and environment inherited, arguments passed byte for byte).
 
 use std::ffi::{OsStr, OsString};
+use std::fs::Metadata;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -29,21 +30,28 @@ impl std::fmt::Display for LaunchError {
 
 impl std::error::Error for LaunchError {}
 
-/// Whether `path` is claude-guard itself (a symlink, hard link or copy of this binary) or
-/// the `bin/claude` shim, either of which would loop back into the guard.
-fn is_guard(path: &Path, me: Option<&Path>) -> bool {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return false;
-    };
-    if let Some(me) = me
-        && let Ok(mine) = std::fs::metadata(me)
+/// This running binary, as a path that `stat` and `read` follow: `/proc/self/exe` on Linux
+/// (one `stat` instead of a `readlink` and a `stat`), `current_exe()` elsewhere.
+fn this_binary() -> Option<PathBuf> {
+    if cfg!(target_os = "linux") {
+        Some(PathBuf::from("/proc/self/exe"))
+    } else {
+        std::env::current_exe().ok()
+    }
+}
+
+/// Whether `path` (whose metadata is `meta`) is claude-guard itself (a symlink, hard link or
+/// copy of this binary) or the `bin/claude` shim, either of which would loop back into the guard.
+fn is_guard(path: &Path, meta: &Metadata) -> bool {
+    if let Some(me) = this_binary()
+        && let Ok(mine) = std::fs::metadata(&me)
     {
         if meta.dev() == mine.dev() && meta.ino() == mine.ino() {
             return true; // the binary itself, through a symlink or hard link
         }
         if meta.len() == mine.len()
             && meta.len() < 64 << 20
-            && std::fs::read(path).ok() == std::fs::read(me).ok()
+            && std::fs::read(path).ok() == std::fs::read(&me).ok()
         {
             return true; // a copy of the guard binary
         }
@@ -53,14 +61,13 @@ fn is_guard(path: &Path, me: Option<&Path>) -> bool {
         && std::fs::read(path).is_ok_and(|b| b.windows(SHIM_MARKER.len()).any(|w| w == SHIM_MARKER))
 }
 
-fn is_executable(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+fn is_executable(meta: &Metadata) -> bool {
+    meta.is_file() && meta.permissions().mode() & 0o111 != 0
 }
 
 /// Resolves the real `claude`: `CLAUDE_GUARD_CLAUDE` when set, else the first `claude` on
 /// `PATH` that is not claude-guard or its shim.
 pub fn find_claude(explicit: Option<&OsStr>) -> Result<PathBuf, LaunchError> {
-    let me = std::env::current_exe().ok();
     if let Some(explicit) = explicit.filter(|e| !e.is_empty()) {
         let path = PathBuf::from(explicit);
         let path = if path.components().count() > 1 {
@@ -68,7 +75,7 @@ pub fn find_claude(explicit: Option<&OsStr>) -> Result<PathBuf, LaunchError> {
         } else {
             which::which(&path).unwrap_or(path)
         };
-        if !path.exists() {
+        let Ok(meta) = std::fs::metadata(&path) else {
             return Err(LaunchError {
                 exit: Exit::NotFound,
                 message: format!(
@@ -76,8 +83,8 @@ pub fn find_claude(explicit: Option<&OsStr>) -> Result<PathBuf, LaunchError> {
                     path.display()
                 ),
             });
-        }
-        if !is_executable(&path) {
+        };
+        if !is_executable(&meta) {
             return Err(LaunchError {
                 exit: Exit::NotExecutable,
                 message: format!(
@@ -86,7 +93,7 @@ pub fn find_claude(explicit: Option<&OsStr>) -> Result<PathBuf, LaunchError> {
                 ),
             });
         }
-        if is_guard(&path, me.as_deref()) {
+        if is_guard(&path, &meta) {
             return Err(LaunchError {
                 exit: Exit::NotFound,
                 message: format!(
@@ -101,14 +108,17 @@ pub fn find_claude(explicit: Option<&OsStr>) -> Result<PathBuf, LaunchError> {
     let mut not_executable = None;
     for dir in std::env::split_paths(&path_var) {
         let candidate = dir.join("claude");
-        if !candidate.is_file() {
+        let Ok(meta) = std::fs::metadata(&candidate) else {
+            continue;
+        };
+        if !meta.is_file() {
             continue;
         }
-        if !is_executable(&candidate) {
+        if !is_executable(&meta) {
             not_executable.get_or_insert(candidate);
             continue;
         }
-        if !is_guard(&candidate, me.as_deref()) {
+        if !is_guard(&candidate, &meta) {
             return Ok(candidate);
         }
     }

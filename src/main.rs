@@ -34,9 +34,17 @@ use crate::exit_codes::Exit;
 
 fn main() -> ExitCode {
     let argv = commands::multicall_argv(std::env::args_os().collect());
-    let cli = match cli::Cli::try_parse_from(argv) {
+    let cli = match cli::Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(err) => {
+            // Help is rendered from the full command, which carries the epilogue.
+            let err = match err.kind() {
+                clap::error::ErrorKind::DisplayHelp => cli::command()
+                    .try_get_matches_from(argv)
+                    .err()
+                    .unwrap_or(err),
+                _ => err,
+            };
             let _ = err.print();
             return if err.use_stderr() {
                 Exit::Usage
