@@ -1,8 +1,6 @@
 //! The one table of claude-guard's exit codes (DESIGN.md "Exit codes"; stable, documented in
 //! `--help` and the README). Nothing else in the crate writes a bare number as an exit status.
 
-use std::process::ExitCode;
-
 /// A process exit status of claude-guard itself. `run` returns the real `claude`'s own status
 /// after `exec` (that process replaces ours), so these are the codes of everything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,12 +130,6 @@ impl Exit {
     /// The distinct codes in table order.
     pub fn table() -> impl Iterator<Item = Exit> {
         Self::ALL.iter().copied()
-    }
-}
-
-impl From<Exit> for ExitCode {
-    fn from(exit: Exit) -> Self {
-        ExitCode::from(exit.code())
     }
 }
 

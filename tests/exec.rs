@@ -353,3 +353,38 @@ fn the_shell_alias_example_guards_claude() {
         [b"-p".to_vec(), b"hello there".to_vec()]
     );
 }
+
+#[test]
+fn closed_standard_streams_reach_claude_as_dev_null_and_sigpipe_as_default() {
+    // A guard started with stdout and stderr closed (cron's `>&-`) reopens them on /dev/null,
+    // as std's runtime start-up used to: otherwise the first file the guard opened would
+    // become its stdout, and claude would inherit a closed one.
+    let dir = tempfile::tempdir().unwrap();
+    let stub = dir.path().join("claude");
+    let rec = dir.path().join("fds");
+    common::script(
+        &stub,
+        &format!(
+            "#!/bin/sh\none=$(readlink /proc/$$/fd/1)\ntwo=$(readlink /proc/$$/fd/2)\n\
+             ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status)\n\
+             printf '1 %s\\n2 %s\\nSigIgn %s\\n' \"$one\" \"$two\" \"$ign\" > '{}'\n",
+            rec.display()
+        ),
+    );
+    let out = Guard::program("/bin/sh")
+        .args(["-c", "exec 1>&- 2>&-; exec \"$0\" \"$@\""])
+        .args([common::bin()])
+        .env("CLAUDE_GUARD_CLAUDE", &stub)
+        .args(["run", "--now", NOW, "--snapshot"])
+        .args([example("healthy.json")])
+        .args(["--", "-p"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let fds = std::fs::read_to_string(&rec).expect("the stub ran");
+    // The stub shell's own descriptors, read before it redirects anything.
+    assert!(fds.starts_with("1 /dev/null\n2 /dev/null\n"), "{fds}");
+    // The guard ignores SIGPIPE for itself; claude starts with the default (bit 13 clear).
+    let ignored = fds.lines().nth(2).and_then(|l| l.strip_prefix("SigIgn "));
+    let mask = u64::from_str_radix(ignored.expect("SigIgn recorded"), 16).unwrap();
+    assert_eq!(mask & (1 << 12), 0, "SIGPIPE ignored in claude: {fds}");
+}
