@@ -739,30 +739,19 @@ fn a_working_bridge_comes_before_oauth_and_a_failing_one_falls_through() {
     let body = usage_body(12.0, 3.0);
     let bridge = Server::start(move |_s: &Seen| Reply::json(200, body.clone()));
     let api = oauth_api(|| Reply::json(200, usage_body(100.0, 3.0)));
-    let out = home
-        .guard(&api.base)
-        .args([
-            "check",
-            "--json",
-            "--bridge",
-            &format!("{}/snapshots", bridge.base),
-        ])
-        .run();
+    let check_with_bridge = |base: &str| {
+        home.guard(&api.base)
+            .args(["check", "--json", "--bridge", &format!("{base}/snapshots")])
+            .run()
+    };
+    let out = check_with_bridge(&bridge.base);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.json()["source"]["kind"], "bridge");
     assert_eq!(api.seen().len(), 0);
     assert_eq!(bridge.seen()[0].path, "/snapshots");
 
     let broken = Server::start(|_s: &Seen| Reply::json(502, "bad gateway"));
-    let out = home
-        .guard(&api.base)
-        .args([
-            "check",
-            "--json",
-            "--bridge",
-            &format!("{}/snapshots", broken.base),
-        ])
-        .run();
+    let out = check_with_bridge(&broken.base);
     assert_eq!(out.code, Some(10), "{out:?}");
     let j = out.json();
     assert_eq!(j["source"]["kind"], "oauth");
