@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use clap::builder::BoolishValueParser;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
-use crate::policy::{OnUnknown, OverageMode};
-use crate::snapshot::UtilizationScale;
+use crate::core::policy::{OnUnknown, OverageMode};
+use crate::core::snapshot::UtilizationScale;
 
 const ABOUT: &str = "Pre-flight guard for Claude Code: before `claude` starts, decide whether the \
 run will go, bill extra usage, or be refused by a plan limit — then exec claude, refuse with a \
@@ -25,7 +25,7 @@ fn after_help() -> String {
              then come from CLAUDE_GUARD_* variables (CLAUDE_GUARD_WAIT=1, CLAUDE_GUARD_MAX_WAIT=2h, \
              CLAUDE_GUARD_SNAPSHOT=PATH, ...).\n\
              CLAUDE_GUARD_CLAUDE=/path names the real claude. NO_COLOR turns colour off.",
-        crate::exit_codes::Exit::help_table()
+        crate::core::exit_codes::Exit::help_table()
     )
 }
 
@@ -84,10 +84,10 @@ pub enum Command {
 pub struct InitArgs {
     /// The shell to write the snippet for.
     #[arg(value_enum)]
-    pub shell: crate::shell::InitShell,
+    pub shell: crate::report::shell::InitShell,
 
     /// Name of the function to define (`--cmd cl` keeps `claude` itself unguarded).
-    #[arg(long, value_name = "NAME", default_value = "claude", value_parser = crate::shell::parse_cmd_name)]
+    #[arg(long, value_name = "NAME", default_value = "claude", value_parser = crate::report::shell::parse_cmd_name)]
     pub cmd: String,
 }
 
@@ -165,14 +165,14 @@ pub struct Common {
     pub snapshot: Option<OsString>,
 
     /// Read the snapshot from a bridge URL with GET (plain http:// only to loopback).
-    #[arg(long, env = "CLAUDE_GUARD_BRIDGE", value_name = "URL", value_parser = crate::source::parse_bridge_url)]
+    #[arg(long, env = "CLAUDE_GUARD_BRIDGE", value_name = "URL", value_parser = crate::state::source::parse_bridge_url)]
     pub bridge: Option<reqwest::Url>,
 
     /// Where the usage state comes from: auto tries, in order, --snapshot, the guard's cache,
     /// Claude Code's cached copy (~/.claude.json), --bridge, the OAuth usage endpoint with
     /// Claude Code's token, claude.ai with CLAUDE_GUARD_SESSION_KEY; or name one source.
     #[arg(long, env = "CLAUDE_GUARD_SOURCE", value_enum, default_value = "auto")]
-    pub source: crate::sources::SourceChoice,
+    pub source: crate::state::sources::SourceChoice,
 
     /// How long a cached snapshot counts as fresh [default: 5m while every applicable bucket
     /// is under 80%, 60s above; Claude Code's copy never past 1h].
@@ -328,7 +328,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// limits apply to it. Empty (`CLAUDE_GUARD_MODEL_FALLBACK=`) means no fallback.
 fn parse_model_fallback(s: &str) -> Result<String, String> {
     let s = s.trim();
-    if s.is_empty() || crate::model::family_of(s, false).is_some() {
+    if s.is_empty() || crate::core::model::family_of(s, false).is_some() {
         Ok(s.to_owned())
     } else {
         Err(format!(
@@ -413,7 +413,10 @@ mod tests {
         let Command::Check(Deferred(c)) = cli.command else {
             panic!()
         };
-        assert_eq!(c.common.source, crate::sources::SourceChoice::ClaudeCode);
+        assert_eq!(
+            c.common.source,
+            crate::state::sources::SourceChoice::ClaudeCode
+        );
         assert_eq!(c.common.ttl, Some(Duration::from_secs(90)));
         assert!(c.common.refresh);
         assert!(Cli::try_parse_from(["g", "check", "--source", "nope"]).is_err());

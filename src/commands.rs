@@ -2,24 +2,25 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::time::Instant;
 
 use anyhow::Result;
-use chrono::{DateTime, Utc};
 
+use crate::act::evaluate::{Clock, Evaluation, Inputs, env_var, evaluate, load_snapshot};
+use crate::act::{launch, wait};
 use crate::cli::{
     CheckArgs, Cli, Command, Common, CompletionsArgs, InitArgs, ManArgs, RunArgs, SnapshotArgs,
     WaitArgs, WaitOpts,
 };
-use crate::decide::{self, Decision, Verdict};
-use crate::exit_codes::Exit;
-use crate::github::{self, Channel};
-use crate::model::{self, ClaudeArgs, ModelChoice};
-use crate::policy::{OnUnknown, Policy, WaitPolicy};
+use crate::core::decide::{self, Verdict};
+use crate::core::exit_codes::Exit;
+use crate::core::fallback;
+use crate::core::model::{self, ClaudeArgs, ModelChoice};
+use crate::core::policy::{OnUnknown, Policy, WaitPolicy};
+use crate::report::github::{self, Channel};
+use crate::report::shell;
 use crate::report::{self, Outcome};
-use crate::snapshot::Snapshot;
-use crate::sources::{self, Attempt, Loaded};
-use crate::{claude_files, fallback, launch, plan, shell, wait};
+use crate::state::claude_files;
+use crate::state::sources::{Loaded, SourceConfig};
 
 /// Runs the parsed command line; returns the exit status (for `run`, only on refusal or failure).
 pub fn dispatch(cli: Cli) -> Result<Exit> {
@@ -32,136 +33,6 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Completions(args) => completions(args),
         Command::Man(args) => man(args),
         Command::Snapshot(args) => snapshot_cmd(args.0),
-    }
-}
-
-/// One evaluation: what was read and what was decided.
-pub struct Evaluation {
-    /// The decision.
-    pub decision: Decision,
-    /// The snapshot (`None` when plan limits do not apply and nothing was read).
-    pub snapshot: Option<Snapshot>,
-    /// The run's model.
-    pub model: ModelChoice,
-    /// The time it was evaluated at.
-    pub now: DateTime<Utc>,
-    /// Each source's turn (empty when nothing was read).
-    pub attempts: Vec<Attempt>,
-}
-
-/// The inputs that stay the same across re-evaluations while waiting.
-pub struct Inputs<'a> {
-    /// Shared options.
-    pub common: &'a Common,
-    /// The policy.
-    pub policy: Policy,
-    /// What claude's argv says.
-    pub claude_args: ClaudeArgs,
-    /// `--model` of check/status/wait.
-    pub explicit_model: Option<&'a str>,
-    /// Where `--now` started and when, so waiting advances from it in real time.
-    pub clock: Clock,
-}
-
-/// "Now": the real clock, or `--now` advanced by real elapsed time.
-#[derive(Clone, Copy)]
-pub struct Clock {
-    base: Option<DateTime<Utc>>,
-    started: Instant,
-}
-
-impl Clock {
-    /// A clock starting at `--now` (or the real time when `None`).
-    pub fn new(base: Option<DateTime<Utc>>) -> Self {
-        Clock {
-            base,
-            started: Instant::now(),
-        }
-    }
-
-    /// The current time.
-    pub fn now(&self) -> DateTime<Utc> {
-        match self.base {
-            Some(base) => {
-                base + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
-            }
-            None => Utc::now(),
-        }
-    }
-}
-
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
-/// The settings files that can name a model or an `apiKeyHelper`, highest precedence first,
-/// with labels for `--explain`.
-fn load_settings(args: &ClaudeArgs) -> Vec<(String, serde_json::Value)> {
-    let mut out = Vec::new();
-    if let Some(flag) = &args.settings
-        && let Some(v) = model::read_flag_settings(flag)
-    {
-        out.push(("--settings".to_owned(), v));
-    }
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let config_dir = claude_files::config_dir();
-    for path in model::SettingsPaths::new(&cwd, config_dir.as_deref()).files {
-        if let Some(v) = model::read_settings(&path) {
-            out.push((path.display().to_string(), v));
-        }
-    }
-    out
-}
-
-/// Reads the snapshot through the source chain (`--source`, DESIGN.md "Snapshot sources"):
-/// `refresh` skips the cached copies and fetches (recorded back-offs still hold); `family`
-/// picks the buckets that set the cache TTL.
-pub fn load_snapshot(
-    common: &Common,
-    now: DateTime<Utc>,
-    family: model::Family,
-    refresh: bool,
-) -> Loaded {
-    sources::load(&sources::Request {
-        common,
-        now,
-        family,
-        refresh,
-    })
-}
-
-/// Reads the state and decides, at `inputs.clock.now()` (`--refresh` bypasses the caches).
-pub fn evaluate(inputs: &Inputs) -> Evaluation {
-    evaluate_with(inputs, inputs.common.refresh)
-}
-
-/// [`evaluate`], with `refresh` forcing a fetch past the caches (the wait loop's re-read).
-pub fn evaluate_with(inputs: &Inputs, refresh: bool) -> Evaluation {
-    let now = inputs.clock.now();
-    let settings = load_settings(&inputs.claude_args);
-    let model = model::resolve(
-        inputs.explicit_model,
-        &inputs.claude_args,
-        env_var("ANTHROPIC_MODEL").as_deref(),
-        &settings,
-    );
-    if let Some(why) = plan::not_applicable(&env_var, &inputs.claude_args, &settings) {
-        return Evaluation {
-            decision: Decision::plan_limits_off(why),
-            snapshot: None,
-            model,
-            now,
-            attempts: vec![],
-        };
-    }
-    let loaded = load_snapshot(inputs.common, now, model.family, refresh);
-    let decision = decide::decide(&loaded.snapshot, &inputs.policy, model.family, now);
-    Evaluation {
-        decision,
-        snapshot: Some(loaded.snapshot),
-        model,
-        now,
-        attempts: loaded.attempts,
     }
 }
 
@@ -222,8 +93,10 @@ fn emit_diagnostics(o: &Outcome, common: &Common, json_to_stdout: bool) {
 fn run(args: RunArgs) -> Result<Exit> {
     let claude = launch::find_claude(std::env::var_os("CLAUDE_GUARD_CLAUDE").as_deref())?;
     let wait_opts = args.wait.then_some(&args.wait_opts);
+    let config = source_config(&args.common);
     let inputs = Inputs {
-        common: &args.common,
+        sources: &config,
+        refresh: args.common.refresh,
         policy: policy_from(&args.common, OnUnknown::Allow, wait_opts),
         claude_args: model::parse_claude_args(&args.claude_args),
         explicit_model: None,
@@ -259,7 +132,7 @@ fn run(args: RunArgs) -> Result<Exit> {
         if args.common.explain {
             print_lines(&report::explain_lines(&outcome(&eval, &inputs, true)));
         }
-        match wait::until_go(eval, &inputs, &args.wait_opts)? {
+        match wait::until_go(eval, &inputs, &wait_options(&args.wait_opts))? {
             wait::Finished::Done(done) => eval = *done,
             wait::Finished::Signalled(exit) => return Ok(exit),
         }
@@ -278,13 +151,36 @@ fn run(args: RunArgs) -> Result<Exit> {
     Err(launch::exec(&claude, &claude_args).into())
 }
 
+/// `--max-wait`, `--grace`, `--quiet`, as the wait loop takes them.
+fn wait_options(w: &WaitOpts) -> wait::WaitOptions {
+    wait::WaitOptions {
+        max_wait: w.max_wait,
+        grace: w.grace,
+        quiet: w.quiet,
+    }
+}
+
+/// The source options of the shared command line, as the state layer takes them.
+fn source_config(common: &Common) -> SourceConfig {
+    SourceConfig {
+        snapshot: common.snapshot.clone(),
+        bridge: common.bridge.clone(),
+        source: common.source,
+        ttl: common.ttl,
+        org: common.org.clone(),
+        utilization_scale: common.utilization_scale,
+    }
+}
+
 fn gate_inputs<'a>(
-    common: &'a Common,
+    common: &Common,
+    config: &'a SourceConfig,
     model: Option<&'a str>,
     wait: Option<&WaitOpts>,
 ) -> Inputs<'a> {
     Inputs {
-        common,
+        sources: config,
+        refresh: common.refresh,
         policy: policy_from(common, OnUnknown::Refuse, wait),
         claude_args: ClaudeArgs::default(),
         explicit_model: model,
@@ -339,13 +235,15 @@ fn report_gate(eval: &Evaluation, inputs: &Inputs, common: &Common) -> Exit {
 }
 
 fn check(args: CheckArgs) -> Result<Exit> {
-    let inputs = gate_inputs(&args.common, args.model.as_deref(), None);
+    let config = source_config(&args.common);
+    let inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None);
     let eval = evaluate(&inputs);
     Ok(report_gate(&eval, &inputs, &args.common))
 }
 
 fn status(args: CheckArgs) -> Result<Exit> {
-    let inputs = gate_inputs(&args.common, args.model.as_deref(), None);
+    let config = source_config(&args.common);
+    let inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None);
     let eval = evaluate(&inputs);
     let o = outcome(&eval, &inputs, false);
     if args.common.explain {
@@ -360,10 +258,16 @@ fn status(args: CheckArgs) -> Result<Exit> {
 }
 
 fn wait_cmd(args: WaitArgs) -> Result<Exit> {
-    let inputs = gate_inputs(&args.common, args.model.as_deref(), Some(&args.wait_opts));
+    let config = source_config(&args.common);
+    let inputs = gate_inputs(
+        &args.common,
+        &config,
+        args.model.as_deref(),
+        Some(&args.wait_opts),
+    );
     let mut eval = evaluate(&inputs);
     if eval.decision.exit != Exit::Go && eval.decision.waitable {
-        match wait::until_go(eval, &inputs, &args.wait_opts)? {
+        match wait::until_go(eval, &inputs, &wait_options(&args.wait_opts))? {
             wait::Finished::Done(done) => eval = *done,
             wait::Finished::Signalled(exit) => return Ok(exit),
         }
@@ -409,7 +313,7 @@ fn man(args: ManArgs) -> Result<Exit> {
 fn snapshot_cmd(args: SnapshotArgs) -> Result<Exit> {
     let common = &args.common;
     let now = Clock::new(common.now).now();
-    let settings = load_settings(&ClaudeArgs::default());
+    let settings = claude_files::load_settings(None);
     let family = model::resolve(
         args.model.as_deref(),
         &ClaudeArgs::default(),
@@ -417,7 +321,7 @@ fn snapshot_cmd(args: SnapshotArgs) -> Result<Exit> {
         &settings,
     )
     .family;
-    let loaded = load_snapshot(common, now, family, common.refresh);
+    let loaded = load_snapshot(&source_config(common), now, family, common.refresh);
     if common.explain {
         print_lines(&report::attempt_lines(&loaded.attempts));
     }
@@ -459,7 +363,7 @@ fn snapshot_json(loaded: &Loaded) -> serde_json::Value {
             serde_json::Value::Object(obj)
         }
         Some(other) => other.clone(),
-        None => crate::snapshot::to_claudemeter(&loaded.snapshot),
+        None => crate::core::snapshot::to_claudemeter(&loaded.snapshot),
     }
 }
 

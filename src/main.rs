@@ -10,34 +10,18 @@
 
 #![cfg_attr(not(test), no_main)]
 
-mod cache;
-mod claude_files;
+mod act;
 mod cli;
 mod commands;
-mod credentials;
-mod decide;
-mod exit_codes;
-mod fallback;
-mod github;
-mod http;
-mod launch;
-mod model;
-mod oauth;
-mod plan;
-mod policy;
+mod core;
 mod report;
-mod shell;
-mod snapshot;
-mod source;
-mod sources;
-mod wait;
-mod web;
+mod state;
 
 use std::io::Write;
 
 use clap::Parser;
 
-use crate::exit_codes::Exit;
+use crate::core::exit_codes::Exit;
 
 /// The process entry point, called by the C runtime with the process's arguments (which std
 /// also reads on its own, so `std::env::args_os` works as usual).
@@ -134,7 +118,7 @@ fn run_guard() -> Exit {
         Ok(exit) => exit,
         Err(err) => {
             let exit = err
-                .downcast_ref::<launch::LaunchError>()
+                .downcast_ref::<act::launch::LaunchError>()
                 .map_or(Exit::Internal, |e| e.exit);
             let _ = writeln!(anstream::stderr(), "claude-guard: error: {err:#}");
             exit

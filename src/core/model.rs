@@ -8,7 +8,6 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::path::{Path, PathBuf};
 
 /// A model family: which weekly buckets apply to a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -347,50 +346,6 @@ fn record(out: &mut ClaudeArgs, name: &str, value: Option<&[u8]>, index: usize, 
         ("-p" | "--print", _) => out.print = true,
         ("--bare", _) => out.bare = true,
         _ => {}
-    }
-}
-
-/// Where settings files live for a run started in `cwd`.
-#[derive(Debug, Clone)]
-pub struct SettingsPaths {
-    /// `.claude/settings.local.json`, `.claude/settings.json` (project), then the user file,
-    /// highest precedence first.
-    pub files: Vec<PathBuf>,
-}
-
-impl SettingsPaths {
-    /// The files Claude Code reads for a run in `cwd`, with `config_dir` being
-    /// `$CLAUDE_CONFIG_DIR` or `~/.claude`.
-    pub fn new(cwd: &Path, config_dir: Option<&Path>) -> Self {
-        let mut files = vec![
-            cwd.join(".claude").join("settings.local.json"),
-            cwd.join(".claude").join("settings.json"),
-        ];
-        if let Some(dir) = config_dir {
-            files.push(dir.join("settings.json"));
-        }
-        SettingsPaths { files }
-    }
-}
-
-/// Largest settings file the guard reads (a settings file is a few KiB).
-const MAX_SETTINGS_BYTES: u64 = 1 << 20;
-
-/// Reads a JSON settings file; `None` when missing, too large or not JSON.
-pub fn read_settings(path: &Path) -> Option<serde_json::Value> {
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() || meta.len() > MAX_SETTINGS_BYTES {
-        return None;
-    }
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
-}
-
-/// Reads `--settings`: inline JSON when it starts with `{`, else a file.
-pub fn read_flag_settings(value: &str) -> Option<serde_json::Value> {
-    if value.trim_start().starts_with('{') {
-        serde_json::from_str(value).ok()
-    } else {
-        read_settings(Path::new(value))
     }
 }
 

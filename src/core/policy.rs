@@ -1,4 +1,4 @@
-//! The validated, clap-free settings that [`crate::decide::decide`] applies.
+//! The validated, clap-free settings that [`crate::core::decide::decide`] applies.
 
 use std::time::Duration;
 

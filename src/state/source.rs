@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use reqwest::Url;
 
-use crate::snapshot::{self, Origin, ParseContext, Snapshot};
+use crate::core::snapshot::{self, Origin, ParseContext, Snapshot};
 
 /// Largest snapshot file or response body read (4 MiB; real bodies are under 4 KiB).
 pub const MAX_SNAPSHOT_BYTES: u64 = 4 << 20;
@@ -139,7 +139,7 @@ fn too_large() -> String {
 /// Parses, looking up Claude Code's logged-in organization only when an array needs it.
 pub fn parse_with_org(bytes: &[u8], origin: Origin, mut ctx: ParseContext) -> Snapshot {
     if ctx.org.is_none() && snapshot::needs_logged_in_org(bytes) {
-        ctx.logged_in_org = crate::claude_files::logged_in_org();
+        ctx.logged_in_org = crate::state::claude_files::logged_in_org();
     }
     snapshot::parse(bytes, origin, &ctx)
 }
@@ -152,7 +152,7 @@ pub fn parse_value_with_org(
     mut ctx: ParseContext,
 ) -> Snapshot {
     if ctx.org.is_none() && value.as_array().is_some_and(|a| a.len() > 1) {
-        ctx.logged_in_org = crate::claude_files::logged_in_org();
+        ctx.logged_in_org = crate::state::claude_files::logged_in_org();
     }
     snapshot::parse_value(value, origin, &ctx)
 }

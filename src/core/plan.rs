@@ -3,7 +3,7 @@
 //! third-party provider, or `ANTHROPIC_API_KEY` in print mode takes over
 //! (research/claude-code-facts.md §1e). Pure: the environment comes in as a lookup function.
 
-use crate::model::ClaudeArgs;
+use crate::core::model::ClaudeArgs;
 
 /// Third-party provider switches; any truthy one turns plan OAuth off.
 const PROVIDER_VARS: [&str; 5] = [
@@ -66,7 +66,7 @@ pub fn not_applicable(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::parse_claude_args;
+    use crate::core::model::parse_claude_args;
     use std::ffi::OsString;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {

@@ -13,10 +13,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::exit_codes::Exit;
-use crate::model::Family;
-use crate::policy::{OnUnknown, OverageMode, Policy};
-use crate::snapshot::{Bucket, BucketKind, Snapshot};
+use crate::core::exit_codes::Exit;
+use crate::core::model::Family;
+use crate::core::policy::{OnUnknown, OverageMode, Policy};
+use crate::core::snapshot::{Bucket, BucketKind, Snapshot};
 
 /// The outcome class (`decision` in JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -545,8 +545,8 @@ fn apply_max_wait(mut d: Decision, policy: &Policy, now: DateTime<Utc>) -> Decis
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::WaitPolicy;
-    use crate::snapshot::{Origin, Overage, OverageOrigin, Subscription, Usage};
+    use crate::core::policy::WaitPolicy;
+    use crate::core::snapshot::{Origin, Overage, OverageOrigin, Subscription, Usage};
     use chrono::TimeZone;
     use std::time::Duration;
 

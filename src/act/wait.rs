@@ -10,9 +10,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use crate::cli::WaitOpts;
-use crate::commands::{Evaluation, Inputs, evaluate_with};
-use crate::exit_codes::Exit;
+use crate::act::evaluate::{Evaluation, Inputs, evaluate_with};
+use crate::core::exit_codes::Exit;
 use crate::report;
 
 /// How a wait ended.
@@ -55,8 +54,19 @@ fn signalled(flag: &AtomicUsize) -> Option<Exit> {
     }
 }
 
+/// How long and how loudly to wait (`--max-wait`, `--grace`, `--quiet`).
+#[derive(Debug, Clone, Copy)]
+pub struct WaitOptions {
+    /// Give up (exit 19) when the reset lies beyond this.
+    pub max_wait: Duration,
+    /// Added to the reset time before the state is read again.
+    pub grace: Duration,
+    /// No progress line.
+    pub quiet: bool,
+}
+
 /// Waits from the refusal in `first` until a decision that waiting cannot change.
-pub fn until_go(first: Evaluation, inputs: &Inputs, opts: &WaitOpts) -> Result<Finished> {
+pub fn until_go(first: Evaluation, inputs: &Inputs, opts: &WaitOptions) -> Result<Finished> {
     let flag = install_signal_flag()?;
     let started = inputs.clock.now();
     let deadline =

@@ -138,8 +138,8 @@ fn env_nonempty(name: &str) -> Option<String> {
 pub fn secure_storage_dir() -> Option<PathBuf> {
     match std::env::var_os("CLAUDE_SECURESTORAGE_CONFIG_DIR") {
         Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        Some(_) => crate::claude_files::home().map(|h| h.join(".claude")),
-        None => crate::claude_files::config_dir(),
+        Some(_) => crate::state::claude_files::home().map(|h| h.join(".claude")),
+        None => crate::state::claude_files::config_dir(),
     }
 }
 

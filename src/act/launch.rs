@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
-use crate::exit_codes::Exit;
+use crate::core::exit_codes::Exit;
 
 /// A text marker in `bin/claude`: a `claude` on PATH containing it is our shim, not the real one.
 pub const SHIM_MARKER: &[u8] = b"claude-guard-shim";

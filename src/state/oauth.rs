@@ -17,10 +17,10 @@ use reqwest::header::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cache::Entry;
-use crate::credentials::{Credentials, Token, missing_scope_message, sha256_hex};
-use crate::http::{self, Answer, Deadline};
-use crate::snapshot::{self, Origin, ParseContext};
+use crate::core::snapshot::{self, Origin, ParseContext};
+use crate::state::cache::Entry;
+use crate::state::credentials::{Credentials, Token, missing_scope_message, sha256_hex};
+use crate::state::http::{self, Answer, Deadline};
 
 /// Default base URL of the OAuth endpoints.
 pub const DEFAULT_BASE: &str = "https://api.anthropic.com";
@@ -110,9 +110,9 @@ pub fn fetch(creds: &Credentials, base: &Url, deadline: &Deadline) -> Fetch {
     let Some(timeout) = deadline.request_timeout() else {
         return Fetch::Failed("no time left in the ~6 s budget for a request".into());
     };
-    let client = match crate::source::http_client(&url) {
+    let client = match crate::state::source::http_client(&url) {
         Ok(c) => c,
-        Err(e) => return Fetch::Failed(crate::source::describe_http_error(&e)),
+        Err(e) => return Fetch::Failed(crate::state::source::describe_http_error(&e)),
     };
     let Some(h) = headers(&creds.token, true) else {
         return Fetch::Failed("the token is not a valid HTTP header value".into());
@@ -299,7 +299,7 @@ fn fetch_profile(
     if a.status != 200 || a.html {
         return Err(format!(
             "{} answered HTTP {}",
-            crate::source::display_url(&url),
+            crate::state::source::display_url(&url),
             a.status
         ));
     }

@@ -6,7 +6,7 @@
 //!   precedence), else `${CLAUDE_CONFIG_DIR:-$HOME}/.claude.json`;
 //! - user settings: `<config dir>/settings.json`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The user's home directory (`$HOME`).
 pub fn home() -> Option<PathBuf> {
@@ -69,7 +69,7 @@ struct CachedUsageParts {
 }
 
 /// Claude Code's cached copy of the usage body: the global config's path and a small object
-/// `{cachedUsageUtilization, oauthAccount}` that [`crate::snapshot::parse_value`] accepts.
+/// `{cachedUsageUtilization, oauthAccount}` that [`crate::core::snapshot::parse_value`] accepts.
 /// `Err` says why there is none (no file, no cached usage, unreadable).
 pub fn cached_usage() -> Result<(PathBuf, serde_json::Value), String> {
     let path = global_config().ok_or("HOME is not set")?;
@@ -92,4 +92,69 @@ pub fn cached_usage() -> Result<(PathBuf, serde_json::Value), String> {
         parts.account.unwrap_or(serde_json::Value::Null),
     );
     Ok((path, serde_json::Value::Object(obj)))
+}
+
+/// Where settings files live for a run started in `cwd`.
+#[derive(Debug, Clone)]
+pub struct SettingsPaths {
+    /// `.claude/settings.local.json`, `.claude/settings.json` (project), then the user file,
+    /// highest precedence first.
+    pub files: Vec<PathBuf>,
+}
+
+impl SettingsPaths {
+    /// The files Claude Code reads for a run in `cwd`, with `config_dir` being
+    /// `$CLAUDE_CONFIG_DIR` or `~/.claude`.
+    pub fn new(cwd: &Path, config_dir: Option<&Path>) -> Self {
+        let mut files = vec![
+            cwd.join(".claude").join("settings.local.json"),
+            cwd.join(".claude").join("settings.json"),
+        ];
+        if let Some(dir) = config_dir {
+            files.push(dir.join("settings.json"));
+        }
+        SettingsPaths { files }
+    }
+}
+
+/// Largest settings file the guard reads (a settings file is a few KiB).
+const MAX_SETTINGS_BYTES: u64 = 1 << 20;
+
+/// Reads a JSON settings file; `None` when missing, too large or not JSON.
+pub fn read_settings(path: &Path) -> Option<serde_json::Value> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > MAX_SETTINGS_BYTES {
+        return None;
+    }
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Reads `--settings`: inline JSON when it starts with `{`, else a file.
+pub fn read_flag_settings(value: &str) -> Option<serde_json::Value> {
+    if value.trim_start().starts_with('{') {
+        serde_json::from_str(value).ok()
+    } else {
+        read_settings(Path::new(value))
+    }
+}
+
+/// The settings files that can name a model, plan mode or an `apiKeyHelper`, highest
+/// precedence first, each with a label for `--explain`: `--settings` (inline JSON or a file),
+/// then `.claude/settings.local.json`, `.claude/settings.json` in the working directory, then
+/// `settings.json` in Claude Code's config directory. Unreadable files are skipped.
+pub fn load_settings(flag: Option<&str>) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    if let Some(flag) = flag
+        && let Some(v) = read_flag_settings(flag)
+    {
+        out.push(("--settings".to_owned(), v));
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let config_dir = config_dir();
+    for path in SettingsPaths::new(&cwd, config_dir.as_deref()).files {
+        if let Some(v) = read_settings(&path) {
+            out.push((path.display().to_string(), v));
+        }
+    }
+    out
 }

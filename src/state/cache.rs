@@ -25,10 +25,10 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::decide;
-use crate::http::Deadline;
-use crate::model::Family;
-use crate::snapshot::Snapshot;
+use crate::core::decide;
+use crate::core::model::Family;
+use crate::core::snapshot::Snapshot;
+use crate::state::http::Deadline;
 
 /// Freshness while every applicable bucket is under [`HOT_PERCENT`].
 pub const COOL_TTL: Duration = Duration::from_secs(300);
@@ -82,7 +82,7 @@ pub fn dir() -> Option<PathBuf> {
     {
         return Some(x.join("claude-guard"));
     }
-    crate::claude_files::home().map(|h| h.join(".cache").join("claude-guard"))
+    crate::state::claude_files::home().map(|h| h.join(".cache").join("claude-guard"))
 }
 
 static WARNED: AtomicBool = AtomicBool::new(false);
@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn ttl_depends_on_applicable_buckets() {
-        use crate::snapshot::{Origin, ParseContext, parse};
+        use crate::core::snapshot::{Origin, ParseContext, parse};
         let now = Utc::now();
         let origin = || Origin {
             kind: "t".into(),

@@ -1,6 +1,6 @@
 //! The small HTTP layer the live sources share: a deadline for the whole decision, one GET
 //! with a capped body, `Retry-After`, and telling an HTML page (a Cloudflare challenge) from
-//! JSON. Clients come from [`crate::source::http_client`] (no proxy and a 300 ms connect
+//! JSON. Clients come from [`crate::state::source::http_client`] (no proxy and a 300 ms connect
 //! timeout on loopback, 2 s elsewhere). Nothing here is built unless a request will be sent.
 
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderValue};
 
-use crate::source::{REQUEST_TIMEOUT, describe_http_error};
+use crate::state::source::{REQUEST_TIMEOUT, describe_http_error};
 
 /// The longest the live sources may take together (lock waits and requests), so that a
 /// decision never takes much more than 6 s.
@@ -55,7 +55,7 @@ pub fn base_url(var: &str, default: &str) -> Result<Url, String> {
         .ok()
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| default.to_owned());
-    crate::source::parse_bridge_url(&raw).map_err(|e| format!("{var}: {e}"))
+    crate::state::source::parse_bridge_url(&raw).map_err(|e| format!("{var}: {e}"))
 }
 
 /// `base` + `path` (`path` starts with `/`), keeping any path prefix of `base` (a proxy).
@@ -73,7 +73,7 @@ pub struct Answer {
     pub retry_after: Option<Duration>,
     /// The body looks like an HTML page (content type or first byte), not JSON.
     pub html: bool,
-    /// The body, at most [`crate::source::MAX_SNAPSHOT_BYTES`].
+    /// The body, at most [`crate::state::source::MAX_SNAPSHOT_BYTES`].
     pub body: Vec<u8>,
 }
 
@@ -102,7 +102,7 @@ pub fn get(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.to_ascii_lowercase().contains("html"));
-    let body = crate::source::read_capped(resp)?;
+    let body = crate::state::source::read_capped(resp)?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
     Ok(Answer {
         status,
@@ -138,7 +138,7 @@ pub fn error_message(body: &[u8]) -> Option<String> {
         .and_then(|m| m.as_str())
         .or_else(|| err.get("type").and_then(|t| t.as_str()))
         .or_else(|| err.as_str())?;
-    Some(crate::snapshot::sanitize(msg))
+    Some(crate::core::snapshot::sanitize(msg))
 }
 
 #[cfg(test)]

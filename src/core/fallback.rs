@@ -1,7 +1,7 @@
 //! `run --model-fallback MODEL`: when the run's own model family has its weekly bucket pinned
 //! (`seven_day_opus`, `seven_day_sonnet`, a `limits[]` `weekly_scoped` entry) and every bucket
 //! that applies to MODEL is clear, run claude on MODEL instead. Pure: the decision for MODEL
-//! comes from [`crate::decide::decide`] on the same snapshot, and claude's argv is rewritten
+//! comes from [`crate::core::decide::decide`] on the same snapshot, and claude's argv is rewritten
 //! as a new `Vec<OsString>`, byte for byte except the model.
 //!
 //! - Never when `five_hour`, `seven_day` or `seven_day_oauth_apps` is pinned: those count every
@@ -18,10 +18,10 @@ use std::ffi::OsString;
 
 use chrono::{DateTime, Utc};
 
-use crate::decide::{Decision, Verdict, decide};
-use crate::model::{Family, family_of, parse_claude_args};
-use crate::policy::Policy;
-use crate::snapshot::{BucketKind, Snapshot};
+use crate::core::decide::{Decision, Verdict, decide};
+use crate::core::model::{Family, family_of, parse_claude_args};
+use crate::core::policy::Policy;
+use crate::core::snapshot::{BucketKind, Snapshot};
 
 /// A model switch the guard will make.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +75,7 @@ pub fn consider(
         return None;
     }
     let decision = decide(snapshot, policy, family, now);
-    if decision.verdict != Verdict::Go || decision.exit != crate::exit_codes::Exit::Go {
+    if decision.verdict != Verdict::Go || decision.exit != crate::core::exit_codes::Exit::Go {
         return None;
     }
     Some(Switch {
@@ -136,7 +136,7 @@ pub fn message(switch: &Switch, primary: &Decision, fallback: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{Origin, ParseContext, UtilizationScale, parse_value};
+    use crate::core::snapshot::{Origin, ParseContext, UtilizationScale, parse_value};
     use chrono::TimeZone;
     use serde_json::json;
 

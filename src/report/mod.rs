@@ -1,5 +1,11 @@
 //! What people and programs read: the refusal line, warnings, `--explain`, the `status`
 //! table and the `--json` object (schema in the README). Formatting only; no decisions.
+//!
+//! May use: [`crate::core`] and [`crate::state`] (the sources' attempts). Not [`crate::act`]
+//! nor the command line.
+
+pub mod github;
+pub mod shell;
 
 use std::fmt::Write as _;
 
@@ -7,9 +13,10 @@ use anstyle::{AnsiColor, Style};
 use chrono::{DateTime, Local, Utc};
 use serde_json::{Value, json};
 
-use crate::decide::{Decision, PlanLimits, Reason, Verdict, fmt_pct};
-use crate::model::{Family, ModelChoice};
-use crate::snapshot::{BucketKind, Overage, OverageOrigin, Snapshot, money};
+use crate::core::decide::{Decision, PlanLimits, Reason, Verdict, fmt_pct};
+use crate::core::model::{Family, ModelChoice};
+use crate::core::snapshot::{BucketKind, Overage, OverageOrigin, Snapshot, money};
+pub use crate::core::time::{relative, utc};
 
 /// Version of the `--json` object's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -37,7 +44,7 @@ pub struct Outcome<'a> {
     /// Whether the caller was asked to wait (no "--wait" hint then).
     pub waiting: bool,
     /// Each snapshot source's turn (`--explain`, `source.attempts` in JSON).
-    pub attempts: &'a [crate::sources::Attempt],
+    pub attempts: &'a [crate::state::sources::Attempt],
 }
 
 /// A bucket in plain words: `five_hour` → "5-hour limit".
@@ -53,41 +60,6 @@ pub fn words(name: &str, kind: Option<&BucketKind>) -> String {
             _ => name.to_owned(),
         },
     }
-}
-
-/// "in 2h 13m", "in 3d 4h", "in 45s", "5m ago".
-pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let secs = (t - now).num_seconds();
-    let (future, s) = (secs >= 0, secs.unsigned_abs());
-    let text = if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m", s / 60)
-    } else if s < 86400 {
-        let m = (s % 3600) / 60;
-        if m == 0 {
-            format!("{}h", s / 3600)
-        } else {
-            format!("{}h {}m", s / 3600, m)
-        }
-    } else {
-        let h = (s % 86400) / 3600;
-        if h == 0 {
-            format!("{}d", s / 86400)
-        } else {
-            format!("{}d {}h", s / 86400, h)
-        }
-    };
-    if future {
-        format!("in {text}")
-    } else {
-        format!("{text} ago")
-    }
-}
-
-/// UTC RFC 3339 with second precision, `Z` suffix.
-pub fn utc(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// "2026-07-08T15:59:59Z (2026-07-08 17:59 +02:00 local, in 2d 7h)".
@@ -109,7 +81,7 @@ fn paint(style: Style, text: &str) -> String {
     format!("{style}{text}{style:#}")
 }
 
-fn bucket_of<'a>(d: &'a Decision, name: &str) -> Option<&'a crate::decide::BucketView> {
+fn bucket_of<'a>(d: &'a Decision, name: &str) -> Option<&'a crate::core::decide::BucketView> {
     d.buckets.iter().find(|v| v.bucket.name == name)
 }
 
@@ -278,7 +250,7 @@ pub fn explain_lines(o: &Outcome) -> Vec<String> {
 }
 
 /// The sources tried, one line each (`--explain`).
-pub fn attempt_lines(attempts: &[crate::sources::Attempt]) -> Vec<String> {
+pub fn attempt_lines(attempts: &[crate::state::sources::Attempt]) -> Vec<String> {
     let mut lines = Vec::new();
     if !attempts.is_empty() {
         lines.push("  sources tried:".to_owned());

@@ -12,10 +12,10 @@ use reqwest::Url;
 use reqwest::header::{ACCEPT, COOKIE, HeaderMap, HeaderValue, USER_AGENT};
 use serde_json::{Value, json};
 
-use crate::credentials::Token;
-use crate::http::{self, Answer, Deadline};
-use crate::oauth::{Fetch, retry_wait};
-use crate::snapshot::{self, Origin, ParseContext, sanitize};
+use crate::core::snapshot::{self, Origin, ParseContext, sanitize};
+use crate::state::credentials::Token;
+use crate::state::http::{self, Answer, Deadline};
+use crate::state::oauth::{Fetch, retry_wait};
 
 /// Default base URL.
 pub const DEFAULT_BASE: &str = "https://claude.ai";
@@ -112,9 +112,9 @@ pub fn fetch(
     deadline: &Deadline,
 ) -> Fetch {
     let account_url = http::endpoint(base, "/api/account");
-    let client = match crate::source::http_client(&account_url) {
+    let client = match crate::state::source::http_client(&account_url) {
         Ok(c) => c,
-        Err(e) => return Fetch::Failed(crate::source::describe_http_error(&e)),
+        Err(e) => return Fetch::Failed(crate::state::source::describe_http_error(&e)),
     };
     let Some(cookie) = http::secret_header(&format!("sessionKey={}", key.expose())) else {
         return Fetch::Failed(format!("{KEY_ENV} is not a valid cookie value"));

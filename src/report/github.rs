@@ -22,7 +22,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::decide::{Reason, Verdict, fmt_pct};
+use crate::core::decide::{Reason, Verdict, fmt_pct};
 use crate::report::{self, Outcome};
 
 /// The keys written to `$GITHUB_OUTPUT`, in order (also `--json` keys).
@@ -105,7 +105,7 @@ pub fn summary(o: &Outcome) -> String {
         ));
     }
     let _ = writeln!(out, "{}.\n", facts.join("; "));
-    if let crate::decide::PlanLimits::NotApplicable(why) = &d.plan_limits {
+    if let crate::core::decide::PlanLimits::NotApplicable(why) = &d.plan_limits {
         let _ = writeln!(out, "Plan limits do not apply: {}.\n", cell(why));
     }
     if d.verdict == Verdict::Unknown {
@@ -161,7 +161,7 @@ pub fn annotation(o: &Outcome) -> Option<String> {
     let (level, text) = match (d.verdict, &d.reason) {
         (Verdict::Go, _) => return None,
         (Verdict::GoBilled, _) => ("warning", report::warning_line(o)?),
-        (Verdict::Unknown, _) if d.exit == crate::exit_codes::Exit::Go => {
+        (Verdict::Unknown, _) if d.exit == crate::core::exit_codes::Exit::Go => {
             ("warning", report::warning_line(o)?)
         }
         (Verdict::Unknown, _) | (Verdict::Refuse, Some(Reason::Threshold(_))) => {

@@ -1,0 +1,128 @@
+//! One evaluation: read Claude Code's settings and the usage state, resolve the run's model
+//! family, and decide. The guard evaluates once before a start, and again after each wait.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::core::decide::{self, Decision};
+use crate::core::model::{self, ClaudeArgs, ModelChoice};
+use crate::core::plan;
+use crate::core::policy::Policy;
+use crate::core::snapshot::Snapshot;
+use crate::state::claude_files;
+use crate::state::sources::{self, Attempt, Loaded, SourceConfig};
+
+/// One evaluation: what was read and what was decided.
+pub struct Evaluation {
+    /// The decision.
+    pub decision: Decision,
+    /// The snapshot (`None` when plan limits do not apply and nothing was read).
+    pub snapshot: Option<Snapshot>,
+    /// The run's model.
+    pub model: ModelChoice,
+    /// The time it was evaluated at.
+    pub now: DateTime<Utc>,
+    /// Each source's turn (empty when nothing was read).
+    pub attempts: Vec<Attempt>,
+}
+
+/// The inputs that stay the same across re-evaluations while waiting.
+pub struct Inputs<'a> {
+    /// Which sources to read, and their options.
+    pub sources: &'a SourceConfig,
+    /// `--refresh`: the first read skips the cached copies.
+    pub refresh: bool,
+    /// The policy.
+    pub policy: Policy,
+    /// What claude's argv says.
+    pub claude_args: ClaudeArgs,
+    /// `--model` of check/status/wait.
+    pub explicit_model: Option<&'a str>,
+    /// Where `--now` started and when, so waiting advances from it in real time.
+    pub clock: Clock,
+}
+
+/// "Now": the real clock, or `--now` advanced by real elapsed time.
+#[derive(Clone, Copy)]
+pub struct Clock {
+    base: Option<DateTime<Utc>>,
+    started: Instant,
+}
+
+impl Clock {
+    /// A clock starting at `--now` (or the real time when `None`).
+    pub fn new(base: Option<DateTime<Utc>>) -> Self {
+        Clock {
+            base,
+            started: Instant::now(),
+        }
+    }
+
+    /// The current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        match self.base {
+            Some(base) => {
+                base + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
+            }
+            None => Utc::now(),
+        }
+    }
+}
+
+/// An environment variable as text (`None` when unset or not UTF-8).
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Reads the snapshot through the source chain (`--source`, DESIGN.md "Snapshot sources"):
+/// `refresh` skips the cached copies and fetches (recorded back-offs still hold); `family`
+/// picks the buckets that set the cache TTL.
+pub fn load_snapshot(
+    config: &SourceConfig,
+    now: DateTime<Utc>,
+    family: model::Family,
+    refresh: bool,
+) -> Loaded {
+    sources::load(&sources::Request {
+        config,
+        now,
+        family,
+        refresh,
+    })
+}
+
+/// Reads the state and decides, at `inputs.clock.now()` (`--refresh` bypasses the caches).
+pub fn evaluate(inputs: &Inputs) -> Evaluation {
+    evaluate_with(inputs, inputs.refresh)
+}
+
+/// [`evaluate`], with `refresh` forcing a fetch past the caches (the wait loop's re-read).
+pub fn evaluate_with(inputs: &Inputs, refresh: bool) -> Evaluation {
+    let now = inputs.clock.now();
+    let settings = claude_files::load_settings(inputs.claude_args.settings.as_deref());
+    let model = model::resolve(
+        inputs.explicit_model,
+        &inputs.claude_args,
+        env_var("ANTHROPIC_MODEL").as_deref(),
+        &settings,
+    );
+    if let Some(why) = plan::not_applicable(&env_var, &inputs.claude_args, &settings) {
+        return Evaluation {
+            decision: Decision::plan_limits_off(why),
+            snapshot: None,
+            model,
+            now,
+            attempts: vec![],
+        };
+    }
+    let loaded = load_snapshot(inputs.sources, now, model.family, refresh);
+    let decision = decide::decide(&loaded.snapshot, &inputs.policy, model.family, now);
+    Evaluation {
+        decision,
+        snapshot: Some(loaded.snapshot),
+        model,
+        now,
+        attempts: loaded.attempts,
+    }
+}

@@ -1,0 +1,9 @@
+//! What the guard does once it has decided: evaluate (read the state and decide, again when
+//! waiting), exec `claude` ([`launch`]), sleep until a reset ([`wait`]).
+//!
+//! May use: [`crate::core`], [`crate::state`] and [`crate::report`] (a wait prints the same
+//! words as a pre-flight). Not the command line: options arrive as plain structs.
+
+pub mod evaluate;
+pub mod launch;
+pub mod wait;
