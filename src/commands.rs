@@ -22,6 +22,8 @@ use crate::report::{self, Outcome};
 use crate::state::claude_files;
 use crate::state::sources::{Loaded, SourceConfig};
 
+mod supervise;
+
 /// Runs the parsed command line; returns the exit status (for `run`, only on refusal or failure).
 pub fn dispatch(cli: Cli) -> Result<Exit> {
     match cli.command {
@@ -97,7 +99,10 @@ fn run(args: RunArgs) -> Result<Exit> {
     let inputs = Inputs {
         sources: &config,
         refresh: args.common.refresh,
-        policy: policy_from(&args.common, OnUnknown::Allow, wait_opts),
+        policy: supervise::preflight_policy(
+            policy_from(&args.common, OnUnknown::Allow, wait_opts),
+            &args.supervise,
+        ),
         claude_args: model::parse_claude_args(&args.claude_args),
         explicit_model: None,
         clock: Clock::new(args.common.now),
@@ -136,6 +141,12 @@ fn run(args: RunArgs) -> Result<Exit> {
             wait::Finished::Done(done) => eval = *done,
             wait::Finished::Signalled(exit) => return Ok(exit),
         }
+    }
+    if args.supervise.supervise
+        && eval.decision.exit == Exit::Go
+        && crate::act::supervise::supervises(&claude_args, &eval)
+    {
+        return supervise::run(&claude, &claude_args, eval, &inputs, &args);
     }
     let o = outcome(&eval, &inputs, args.wait);
     emit_diagnostics(&o, &args.common, false);

@@ -10,5 +10,7 @@ pub mod fallback;
 pub mod model;
 pub mod plan;
 pub mod policy;
+pub mod session;
 pub mod snapshot;
+pub mod stop;
 pub mod time;

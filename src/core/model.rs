@@ -114,7 +114,7 @@ pub struct ClaudeArgs {
 }
 
 /// Options of the `claude` root command that take a required value (`--opt X`, `--opt=X`).
-const REQUIRED_VALUE: &[&str] = &[
+pub(crate) const REQUIRED_VALUE: &[&str] = &[
     "--debug-file",
     "--output-format",
     "--json-schema",
@@ -193,7 +193,7 @@ const REQUIRED_VALUE: &[&str] = &[
 ];
 
 /// Options that consume values until the next item starting with `-`.
-const VARIADIC: &[&str] = &[
+pub(crate) const VARIADIC: &[&str] = &[
     "--allowedTools",
     "--allowed-tools",
     "--disallowedTools",
@@ -208,7 +208,7 @@ const VARIADIC: &[&str] = &[
 ];
 
 /// Options with an optional value: they consume the next item when it does not start with `-`.
-const OPTIONAL_VALUE: &[&str] = &[
+pub(crate) const OPTIONAL_VALUE: &[&str] = &[
     "-d",
     "--debug",
     "--prompt-suggestions",
@@ -243,7 +243,7 @@ const NO_MODEL_SUBCOMMANDS: &[&str] = &[
 ];
 
 /// Commander's "looks like an option": longer than one character and starting with `-`.
-fn is_option(arg: &[u8]) -> bool {
+pub(crate) fn is_option(arg: &[u8]) -> bool {
     arg.len() > 1 && arg[0] == b'-'
 }
 

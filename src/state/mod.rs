@@ -12,4 +12,5 @@ pub mod http;
 pub mod oauth;
 pub mod source;
 pub mod sources;
+pub mod transcript;
 pub mod web;

@@ -1,0 +1,458 @@
+//! `run --supervise` (issue 11) against the REAL Claude Code and a stand-in API on 127.0.0.1
+//! (tests/common/standin.rs): plan-limit stops read from claude's transcript, resumes with
+//! --wait, --max-resumes, --abort-at, --model-fallback, signals, and the fallback read.
+
+mod common;
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::standin::{
+    Limit, StandIn, Turn, epoch_in, fake_login, rfc3339, transcripts, usage_body,
+};
+use common::{Guard, Out, real_claude};
+use serde_json::Value;
+
+const RESUME_PROMPT: &str = "The limit has reset: carry on.";
+
+/// A guard whose HOME is a scratch Claude Code login talking to `api`.
+fn guard(api: &StandIn) -> Guard {
+    let g = Guard::new();
+    let home = g.home.path().to_owned();
+    configure(g, api, &home)
+}
+
+/// [`guard`] with `home` as HOME and working directory (kept after the run, for transcripts).
+fn guard_in(api: &StandIn, home: &std::path::Path) -> Guard {
+    configure(Guard::new().cwd(home), api, home)
+}
+
+fn configure(mut g: Guard, api: &StandIn, home: &std::path::Path) -> Guard {
+    fake_login(home);
+    for (k, v) in api.claude_env(home) {
+        g = g.env(k, v);
+    }
+    g.env("CLAUDE_GUARD_CLAUDE", real_claude())
+        .env("CLAUDE_GUARD_RESUME_PROMPT", RESUME_PROMPT)
+        .timeout(Duration::from_secs(90))
+}
+
+fn five_hour_at(pct: f64, reset: i64) -> Value {
+    usage_body(&[
+        ("five_hour", pct, reset),
+        ("seven_day", 20.0, epoch_in(3 * 86_400)),
+        ("seven_day_opus", 30.0, epoch_in(3 * 86_400)),
+        ("seven_day_sonnet", 10.0, epoch_in(3 * 86_400)),
+    ])
+}
+
+fn supervised(out: &Out) -> Value {
+    out.stderr_json()["supervised"].clone()
+}
+
+fn has_text(r: &common::standin::Request, needle: &str) -> bool {
+    r.texts().iter().any(|t| t.contains(needle))
+}
+
+#[test]
+fn a_tool_loop_that_meets_the_five_hour_limit_exits_10_with_its_reset() {
+    let reset = epoch_in(3600);
+    let api = StandIn::start(vec![
+        Turn::bash("echo supervised-tool-ran"),
+        Turn::limit(Limit::five_hour(reset)),
+    ]);
+    api.set_usage(five_hour_at(40.0, reset));
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_owned();
+    let g = guard_in(&api, &home);
+    let out = g
+        .args(["run", "--supervise", "--json", "--"])
+        .args(["-p", "run the tool", "--allowedTools", "Bash"])
+        .run();
+    assert_eq!(out.code, Some(10), "{}", out.stderr);
+    let json = out.stderr_json();
+    assert_eq!(json["reason"], "five_hour");
+    assert_eq!(json["exit_code"], 10);
+    assert_eq!(json["resets_at"], rfc3339(reset));
+    let sup = supervised(&out);
+    assert_eq!(sup["resumes"], 0);
+    assert_eq!(sup["runs"][0]["exit_status"], 1, "claude -p's own status");
+    assert_eq!(sup["runs"][0]["stopped_by"], "five_hour");
+    assert_eq!(sup["runs"][0]["resets_at"], rfc3339(reset));
+    // The guard named the session: the transcript it read is that one.
+    let sid = sup["session_id"].as_str().expect("session_id").to_owned();
+    assert_eq!(sid.len(), 36, "a UUID: {sid}");
+    assert!(transcripts(&home).iter().any(|(id, _)| *id == sid));
+    // The same refusal line as a pre-flight, naming the bucket.
+    assert!(out.stderr.contains("five_hour"), "{}", out.stderr);
+    // claude's stdout stays claude's: its limit message.
+    assert!(out.stdout.contains("5-hour limit"), "{}", out.stdout);
+    let msgs = api.messages();
+    assert_eq!(msgs.len(), 2);
+    assert!(has_text(&msgs[1], "supervised-tool-ran"));
+    // Post-run truth cost no request: the pre-flight's read is the only one.
+    assert_eq!(api.count("/api/oauth/usage"), 1);
+}
+
+#[test]
+fn with_wait_the_job_resumes_once_in_the_same_conversation_and_exits_0() {
+    let reset = epoch_in(4);
+    let api = StandIn::start(vec![
+        Turn::bash("echo supervised-tool-ran"),
+        Turn::limit(Limit::five_hour(reset).then_usage(five_hour_at(100.0, reset))),
+        Turn::text("all finished"),
+    ]);
+    api.set_usage(five_hour_at(40.0, reset));
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_owned();
+    let g = guard_in(&api, &home);
+    let out = g
+        .args([
+            "run",
+            "--supervise",
+            "--wait",
+            "--grace",
+            "1s",
+            "--max-wait",
+            "1m",
+        ])
+        .args([
+            "--json",
+            "--",
+            "-p",
+            "first prompt",
+            "--allowedTools",
+            "Bash",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let sup = supervised(&out);
+    assert_eq!(sup["resumes"], 1, "{sup}");
+    assert_eq!(sup["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(sup["runs"][0]["stopped_by"], "five_hour");
+    assert_eq!(sup["runs"][1]["exit_status"], 0);
+    assert_eq!(sup["runs"][1]["stopped_by"], Value::Null);
+    // It waited for the reset (+ grace) before resuming.
+    assert!(out.elapsed >= Duration::from_secs(3), "{:?}", out.elapsed);
+    let msgs = api.messages();
+    assert_eq!(msgs.len(), 3, "first prompt, tool result, resume");
+    let resume = &msgs[2];
+    assert!(
+        has_text(resume, "first prompt"),
+        "the original conversation"
+    );
+    assert!(has_text(resume, "supervised-tool-ran"), "the tool result");
+    assert!(has_text(resume, RESUME_PROMPT), "the resume prompt");
+    // One session, resumed: one transcript.
+    let sid = sup["session_id"].as_str().unwrap();
+    let all = transcripts(&home);
+    assert_eq!(
+        all.len(),
+        1,
+        "{:?}",
+        all.iter().map(|t| &t.0).collect::<Vec<_>>()
+    );
+    assert_eq!(all[0].0, sid);
+    // Each run printed its own output.
+    assert!(out.stdout.contains("5-hour limit"), "{}", out.stdout);
+    assert!(out.stdout.contains("all finished"), "{}", out.stdout);
+}
+
+#[test]
+fn the_weekly_opus_limit_exits_12() {
+    let reset = epoch_in(2 * 86_400);
+    let api = StandIn::start(vec![Turn::limit(Limit::new("seven_day_opus", reset))]);
+    api.set_usage(five_hour_at(10.0, epoch_in(3600)));
+    let out = guard(&api)
+        .args(["run", "--supervise", "--json", "--", "-p", "task"])
+        .run();
+    assert_eq!(out.code, Some(12), "{}", out.stderr);
+    let json = out.stderr_json();
+    assert_eq!(json["reason"], "seven_day_opus");
+    assert_eq!(json["resets_at"], rfc3339(reset));
+    assert_eq!(supervised(&out)["runs"][0]["stopped_by"], "seven_day_opus");
+}
+
+#[test]
+fn max_resumes_reached_exits_with_the_limit_code() {
+    let r1 = epoch_in(2);
+    let r2 = epoch_in(3);
+    let api = StandIn::start(vec![
+        Turn::limit(Limit::five_hour(r1)),
+        Turn::limit(Limit::five_hour(r2)),
+        Turn::text("never reached"),
+    ]);
+    api.set_usage(five_hour_at(40.0, r1));
+    let out = guard(&api)
+        .args([
+            "run",
+            "--supervise",
+            "--wait",
+            "--grace",
+            "1s",
+            "--max-resumes",
+            "1",
+        ])
+        .args(["--json", "--", "-p", "task"])
+        .run();
+    assert_eq!(out.code, Some(10), "{}", out.stderr);
+    let sup = supervised(&out);
+    assert_eq!(sup["resumes"], 1);
+    assert_eq!(sup["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(sup["runs"][1]["stopped_by"], "five_hour");
+    assert_eq!(sup["runs"][1]["resets_at"], rfc3339(r2));
+    assert_eq!(api.messages().len(), 2);
+}
+
+#[test]
+fn a_400_error_passes_claudes_own_status_through_without_waiting() {
+    let api = StandIn::start(vec![Turn::bad_request("stand-in says no")]);
+    api.set_usage(five_hour_at(40.0, epoch_in(3600)));
+    let out = guard(&api)
+        .args(["run", "--supervise", "--wait", "--json", "--", "-p", "task"])
+        .run();
+    // What claude itself exits with on that error, run directly against the same script.
+    let direct = StandIn::start(vec![Turn::bad_request("stand-in says no")]);
+    let dir = tempfile::tempdir().unwrap();
+    fake_login(dir.path());
+    let own = std::process::Command::new(real_claude())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(direct.claude_env(dir.path()))
+        .current_dir(dir.path())
+        .args(["-p", "task"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.code, own.status.code(), "{}", out.stderr);
+    let sup = supervised(&out);
+    assert_eq!(sup["runs"][0]["exit_status"], own.status.code().unwrap());
+    assert_eq!(sup["runs"][0]["stopped_by"], Value::Null);
+    assert!(!out.stderr.contains("waiting"), "{}", out.stderr);
+    assert_eq!(api.count("/api/oauth/usage"), 1, "no read after the run");
+    assert!(out.elapsed < Duration::from_secs(40));
+}
+
+#[test]
+fn without_a_transcript_one_fresh_read_finds_the_pinned_bucket() {
+    let reset = epoch_in(3600);
+    let api = StandIn::start(vec![Turn::limit(
+        Limit::five_hour(reset).then_usage(five_hour_at(100.0, reset)),
+    )]);
+    api.set_usage(five_hour_at(40.0, reset));
+    let out = guard(&api)
+        .args(["run", "--supervise", "--json", "--"])
+        .args(["-p", "task", "--no-session-persistence"])
+        .run();
+    assert_eq!(out.code, Some(10), "{}", out.stderr);
+    assert_eq!(out.stderr_json()["resets_at"], rfc3339(reset));
+    assert_eq!(
+        api.count("/api/oauth/usage"),
+        2,
+        "pre-flight + the fallback read"
+    );
+}
+
+#[test]
+fn a_run_without_a_model_turn_is_still_execd() {
+    let api = StandIn::start(vec![]);
+    let out = guard(&api)
+        .args(["run", "--supervise", "--json", "--", "--version"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("(Claude Code)"));
+    assert!(out.stderr_json().get("supervised").is_none());
+}
+
+/// Spawns the guard in its own process group (as a CI runner starts a step), sends `sig` to
+/// the guard's pid alone after claude has sent its first request, and returns the output.
+fn signalled(sig: nix::sys::signal::Signal) -> (Out, StandIn) {
+    let api = StandIn::start(vec![Turn::text("slow").after(Duration::from_secs(40))]);
+    api.set_usage(five_hour_at(40.0, epoch_in(3600)));
+    let mut g = guard(&api).args(["run", "--supervise", "--json", "--", "-p", "task"]);
+    let start = Instant::now();
+    let mut child = g
+        .command()
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while api.messages().is_empty() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(api.messages().len(), 1, "claude is running");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, sig).unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the guard did not end after {sig}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    (
+        Out {
+            code: status.code(),
+            signal: status.signal(),
+            stdout,
+            stderr,
+            elapsed: start.elapsed(),
+        },
+        api,
+    )
+}
+
+#[test]
+fn sigterm_to_the_guard_reaches_claude_once() {
+    let (out, api) = signalled(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(
+        out.code,
+        Some(143),
+        "claude's own status on SIGTERM\n{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches("passed SIGTERM on to claude").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(supervised(&out)["runs"][0]["exit_status"], 143);
+    assert!(
+        out.elapsed < Duration::from_secs(30),
+        "claude ended at once"
+    );
+    assert_eq!(api.count("/api/oauth/usage"), 1, "a cancel is not a limit");
+}
+
+#[test]
+fn sigint_to_the_guard_reaches_claude_once() {
+    let (out, _api) = signalled(nix::sys::signal::Signal::SIGINT);
+    // In -p, claude ends with 0 on SIGINT.
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("passed SIGINT on to claude").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(out.elapsed < Duration::from_secs(30));
+}
+
+#[test]
+fn abort_at_ends_claude_and_counts_as_a_stop_on_that_bucket() {
+    let reset = epoch_in(3600);
+    let api = StandIn::start(vec![Turn::text("slow").after(Duration::from_secs(40))]);
+    api.set_usage(five_hour_at(50.0, reset));
+    let mut g = guard(&api)
+        .args([
+            "run",
+            "--supervise",
+            "--abort-at",
+            "80",
+            "--ttl",
+            "1s",
+            "--json",
+        ])
+        .args(["--", "-p", "task"]);
+    let start = Instant::now();
+    let mut child = g
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while api.messages().is_empty() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    api.set_usage(five_hour_at(85.0, reset));
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(35), "not aborted");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(10), "{stderr}");
+    assert!(stderr.contains("--abort-at 80%"), "{stderr}");
+    let line = stderr.lines().rev().find(|l| l.starts_with('{')).unwrap();
+    let json: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(json["supervised"]["runs"][0]["stopped_by"], "five_hour");
+    assert_eq!(
+        json["supervised"]["runs"][0]["exit_status"], 0,
+        "SIGINT: claude -p exits 0"
+    );
+    assert_eq!(json["resets_at"], rfc3339(reset));
+    // Mid-flight reads went through the cache: at most one request per --ttl second.
+    let reads = api.count("/api/oauth/usage");
+    assert!(
+        reads as u64 <= start.elapsed().as_secs() + 2,
+        "{reads} reads"
+    );
+}
+
+#[test]
+fn abort_at_refuses_before_the_start_at_or_above_pct() {
+    let api = StandIn::start(vec![Turn::text("never")]);
+    api.set_usage(five_hour_at(85.0, epoch_in(3600)));
+    let out = guard(&api)
+        .args(["run", "--supervise", "--abort-at", "80", "--", "-p", "task"])
+        .run();
+    assert_eq!(out.code, Some(18), "{}", out.stderr);
+    assert!(api.messages().is_empty());
+}
+
+#[test]
+fn model_fallback_resumes_an_opus_stop_on_sonnet_at_once() {
+    let reset = epoch_in(2 * 86_400);
+    let api = StandIn::start(vec![
+        Turn::limit(Limit::new("seven_day_opus", reset)),
+        Turn::text("finished on sonnet"),
+    ]);
+    api.set_usage(five_hour_at(10.0, epoch_in(3600)));
+    let out = guard(&api)
+        .args(["run", "--supervise", "--model-fallback", "sonnet", "--json"])
+        .args(["--", "-p", "the task"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let sup = supervised(&out);
+    assert_eq!(sup["resumes"], 1);
+    assert_eq!(sup["runs"][0]["stopped_by"], "seven_day_opus");
+    let msgs = api.messages();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[0].model(), Some("claude-opus-5-5"));
+    assert_eq!(msgs[1].model(), Some("claude-sonnet-5-5"));
+    assert!(has_text(&msgs[1], "the task"), "same conversation");
+    assert!(has_text(&msgs[1], RESUME_PROMPT));
+    assert!(out.stdout.contains("finished on sonnet"));
+}
