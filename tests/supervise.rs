@@ -456,3 +456,117 @@ fn model_fallback_resumes_an_opus_stop_on_sonnet_at_once() {
     assert!(has_text(&msgs[1], RESUME_PROMPT));
     assert!(out.stdout.contains("finished on sonnet"));
 }
+
+/// Measurement, not a check (run by hand: `cargo test --test supervise -- --ignored
+/// --nocapture`; `SUPERVISE_MEASURE_SECS`, default 300): the guard's own CPU time (user +
+/// system, from /proc/<pid>/stat) while it supervises a job of that length with
+/// `--abort-at 92`, and the usage requests it made. Results are in README "Long jobs".
+#[test]
+#[ignore]
+fn measure_the_guards_cost_over_a_long_job() {
+    let secs: u64 = std::env::var("SUPERVISE_MEASURE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let api = StandIn::start(vec![Turn::text("done").after(Duration::from_secs(secs))]);
+    api.set_usage(five_hour_at(40.0, epoch_in(4 * 3600)));
+    let mut g = guard(&api)
+        .args(["run", "--supervise", "--abort-at", "92", "--", "-p", "task"])
+        .timeout(Duration::from_secs(secs + 120));
+    let start = Instant::now();
+    let mut child = g
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stat = format!("/proc/{}/stat", child.id());
+    let ticks_per_s = 100.0; // USER_HZ on Linux
+    let mut cpu = 0.0;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&stat) {
+            // Fields after the ")" of the command name: utime is the 12th, stime the 13th.
+            let rest = text.rsplit(')').next().unwrap_or("");
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.len() > 12 {
+                let t = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
+                cpu = t / ticks_per_s;
+            }
+        }
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(secs + 120));
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(status.code(), Some(0));
+    eprintln!(
+        "MEASURE job {:.0}s: guard CPU {:.3}s (user+system), usage requests {}",
+        start.elapsed().as_secs_f64(),
+        cpu,
+        api.count("/api/oauth/usage")
+    );
+}
+
+#[test]
+fn a_reset_beyond_max_wait_exits_19_at_once() {
+    let reset = epoch_in(2 * 3600);
+    let api = StandIn::start(vec![Turn::limit(
+        Limit::five_hour(reset).then_usage(five_hour_at(100.0, reset)),
+    )]);
+    api.set_usage(five_hour_at(40.0, reset));
+    let out = guard(&api)
+        .args([
+            "run",
+            "--supervise",
+            "--wait",
+            "--max-wait",
+            "1m",
+            "--explain",
+        ])
+        .args(["--json", "--", "-p", "task"])
+        .run();
+    assert_eq!(out.code, Some(19), "{}", out.stderr);
+    assert_eq!(out.stderr_json()["reason"], "max_wait");
+    assert!(out.elapsed < Duration::from_secs(40));
+    assert!(
+        out.stderr.contains("CLAUDE_CODE_RETRY_WATCHDOG"),
+        "--explain names the removed variables: {}",
+        out.stderr
+    );
+    assert_eq!(api.messages().len(), 1);
+}
+
+#[test]
+fn the_guard_owns_waiting_claude_gets_no_wait_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = dir.path().join("claude");
+    common::script(
+        &stub,
+        &format!(
+            "#!/bin/sh\nenv > '{}'\nexit 0\n",
+            dir.path().join("env").display()
+        ),
+    );
+    let out = Guard::new()
+        .env("CLAUDE_GUARD_CLAUDE", &stub)
+        .env("CLAUDE_CODE_RETRY_WATCHDOG", "1")
+        .env("CLAUDE_GUARD_SUPERVISE", "1")
+        .env("CLAUDE_GUARD_WAIT", "1")
+        .env("KEEP_ME", "yes")
+        .args(["run", "--now", common::NOW, "--snapshot"])
+        .args([common::example("healthy.json")])
+        .args(["--", "-p", "task"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let env = std::fs::read_to_string(dir.path().join("env")).unwrap();
+    assert!(env.contains("KEEP_ME=yes"));
+    for v in [
+        "CLAUDE_CODE_RETRY_WATCHDOG",
+        "CLAUDE_GUARD_SUPERVISE",
+        "CLAUDE_GUARD_WAIT",
+    ] {
+        assert!(!env.contains(&format!("{v}=")), "{v} reached claude");
+    }
+}
