@@ -432,7 +432,14 @@ pub fn supervise(
             let path = config_dir
                 .as_deref()
                 .zip(session_id.as_deref())
-                .and_then(|(d, id)| transcript::find(d, id));
+                .and_then(|(d, id)| transcript::find(d, id))
+                // A transcript this run did not write says nothing about it (`--resume` of an
+                // old session that failed before its first turn).
+                .filter(|p| {
+                    std::fs::metadata(p)
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|m| m >= started)
+                });
             let turn = path.as_deref().and_then(transcript::last_turn);
             let from_read = |fresh: &mut Option<Evaluation>| {
                 let e = evaluate_with(&run_inputs, true);
