@@ -570,3 +570,74 @@ fn the_guard_owns_waiting_claude_gets_no_wait_variables() {
         assert!(!env.contains(&format!("{v}=")), "{v} reached claude");
     }
 }
+
+#[test]
+fn an_overage_stop_takes_the_code_of_the_window_a_fresh_read_shows_pinned() {
+    let reset = epoch_in(3600);
+    let api = StandIn::start(vec![Turn::limit(Limit::new("overage", reset).then_usage(
+        usage_body(&[
+            ("five_hour", 20.0, epoch_in(600)),
+            ("seven_day", 100.0, reset),
+        ]),
+    ))]);
+    api.set_usage(five_hour_at(20.0, epoch_in(600)));
+    let out = guard(&api)
+        .args(["run", "--supervise", "--json", "--", "-p", "task"])
+        .run();
+    assert_eq!(out.code, Some(11), "{}", out.stderr);
+    assert_eq!(out.stderr_json()["reason"], "seven_day");
+    assert_eq!(
+        api.count("/api/oauth/usage"),
+        2,
+        "pre-flight + one fresh read"
+    );
+}
+
+#[test]
+fn the_fable_weekly_stop_exits_15() {
+    let reset = epoch_in(86_400);
+    let api = StandIn::start(vec![Turn::limit(Limit::new(
+        "seven_day_overage_included",
+        reset,
+    ))]);
+    api.set_usage(five_hour_at(10.0, epoch_in(3600)));
+    let out = guard(&api)
+        .args([
+            "run",
+            "--supervise",
+            "--json",
+            "--",
+            "-p",
+            "task",
+            "--model",
+            "fable",
+        ])
+        .run();
+    assert_eq!(out.code, Some(15), "{}", out.stderr);
+    assert_eq!(api.messages()[0].model(), Some("claude-fable-5-2"));
+    let sup = supervised(&out);
+    assert_eq!(sup["runs"][0]["stopped_by"], "weekly_scoped:Fable");
+}
+
+#[test]
+fn a_stop_writes_the_same_github_outputs_as_a_pre_flight_refusal() {
+    let reset = epoch_in(3600);
+    let api = StandIn::start(vec![Turn::limit(Limit::five_hour(reset))]);
+    api.set_usage(five_hour_at(40.0, reset));
+    let outputs = tempfile::NamedTempFile::new().unwrap();
+    let out = guard(&api)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", outputs.path())
+        .args(["run", "--supervise", "--", "-p", "task"])
+        .run();
+    assert_eq!(out.code, Some(10), "{}", out.stderr);
+    let written = std::fs::read_to_string(outputs.path()).unwrap();
+    assert!(written.contains("decision=refuse"), "{written}");
+    assert!(written.contains("reason=five_hour"), "{written}");
+    assert!(written.contains("exit_code=10"), "{written}");
+    assert!(
+        written.contains(&format!("resets_at={}", rfc3339(reset))),
+        "{written}"
+    );
+    assert!(out.stderr.contains("::error"), "{}", out.stderr);
+}
