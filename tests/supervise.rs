@@ -460,7 +460,8 @@ fn model_fallback_resumes_an_opus_stop_on_sonnet_at_once() {
 /// Measurement, not a check (run by hand: `cargo test --test supervise -- --ignored
 /// --nocapture`; `SUPERVISE_MEASURE_SECS`, default 300): the guard's own CPU time (user +
 /// system, from /proc/<pid>/stat) while it supervises a job of that length with
-/// `--abort-at 92`, and the usage requests it made. Results are in README "Long jobs".
+/// `--abort-at 92` (`SUPERVISE_MEASURE_ABORT_AT`, empty: without), and the usage requests it
+/// made. Results are in README "Long jobs".
 #[test]
 #[ignore]
 fn measure_the_guards_cost_over_a_long_job() {
@@ -470,8 +471,13 @@ fn measure_the_guards_cost_over_a_long_job() {
         .unwrap_or(300);
     let api = StandIn::start(vec![Turn::text("done").after(Duration::from_secs(secs))]);
     api.set_usage(five_hour_at(40.0, epoch_in(4 * 3600)));
-    let mut g = guard(&api)
-        .args(["run", "--supervise", "--abort-at", "92", "--", "-p", "task"])
+    let abort = std::env::var("SUPERVISE_MEASURE_ABORT_AT").unwrap_or_else(|_| "92".into());
+    let mut g = guard(&api).args(["run", "--supervise"]);
+    if !abort.is_empty() {
+        g = g.args(["--abort-at", &abort]);
+    }
+    let mut g = g
+        .args(["--", "-p", "task"])
         .timeout(Duration::from_secs(secs + 120));
     let start = Instant::now();
     let mut child = g

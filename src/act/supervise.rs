@@ -54,8 +54,9 @@ the task from where it stopped; do not redo work that is already finished.";
 
 /// After SIGINT, claude gets this long to end before SIGTERM.
 const ABORT_GRACE: Duration = Duration::from_secs(10);
-/// How often the guard checks on the child (it sleeps in between; no busy loop).
-const CHILD_POLL: Duration = Duration::from_millis(100);
+/// With `--abort-at`, how often the guard checks on the child between re-reads (it sleeps in
+/// between; without `--abort-at` it blocks in `wait` instead).
+const CHILD_POLL: Duration = Duration::from_millis(250);
 
 /// What `--supervise` was asked for.
 #[derive(Debug, Clone)]
@@ -251,6 +252,10 @@ fn run_child(
     let mut sigint_at: Option<Instant> = None;
     let mut next_read = Instant::now();
     let status = loop {
+        if abort.is_none() {
+            // Nothing to do while claude runs: block until it exits (no wake-ups).
+            break child.wait().context("waiting for claude")?;
+        }
         if let Some(s) = child.try_wait().context("waiting for claude")? {
             break s;
         }

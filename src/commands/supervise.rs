@@ -18,8 +18,10 @@ use crate::core::policy::Policy;
 use crate::report;
 use crate::report::github::{self, Channel};
 
-/// Longest pause between mid-flight re-reads (`--abort-at`); `--ttl` shortens it.
-const POLL: Duration = Duration::from_secs(10);
+/// Longest pause between mid-flight re-reads (`--abort-at`); `--ttl` shortens it. New data
+/// reaches the shared cache at most once a TTL (60 s or more by default), so reading it more
+/// often than this only costs CPU.
+const POLL: Duration = Duration::from_secs(30);
 
 /// The pre-flight policy under `--supervise --abort-at PCT`: a bucket already at or above
 /// PCT refuses (18), as `--max-utilization PCT` would.
