@@ -647,3 +647,22 @@ fn a_stop_writes_the_same_github_outputs_as_a_pre_flight_refusal() {
     );
     assert!(out.stderr.contains("::error"), "{}", out.stderr);
 }
+
+#[test]
+fn mid_flight_reads_stay_within_the_caches_hourly_budget() {
+    // --ttl 1s would allow a request a second; the shared cache allows 20 an hour (pre-flight
+    // included), however long the job runs.
+    let api = StandIn::start(vec![Turn::text("done").after(Duration::from_secs(26))]);
+    api.set_usage(five_hour_at(40.0, epoch_in(3600)));
+    let out = guard(&api)
+        .args(["run", "--supervise", "--abort-at", "95", "--ttl", "1s"])
+        .args(["--", "-p", "task"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let reads = api.count("/api/oauth/usage");
+    assert!(
+        (15..=20).contains(&reads),
+        "{reads} usage requests in {:?}",
+        out.elapsed
+    );
+}
