@@ -666,3 +666,71 @@ fn mid_flight_reads_stay_within_the_caches_hourly_budget() {
         out.elapsed
     );
 }
+
+#[test]
+fn a_terminal_ctrl_c_reaches_claude_from_the_terminal_and_is_not_repeated() {
+    // `script` runs the guard on a new pseudo-terminal; a ^C written to it makes the kernel
+    // send SIGINT to the terminal's foreground process group: claude and the guard.
+    let api = StandIn::start(vec![Turn::text("slow").after(Duration::from_secs(40))]);
+    api.set_usage(five_hour_at(40.0, epoch_in(3600)));
+    let g = Guard::program("script");
+    let home = g.home.path().to_owned();
+    let command = format!(
+        "'{}' run --supervise --json -- -p task",
+        common::bin().display()
+    );
+    let mut g = configure(g, &api, &home).args(["-qefc", &command, "/dev/null"]);
+    let start = Instant::now();
+    let mut child = g
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while api.messages().is_empty() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(api.messages().len(), 1, "claude is running");
+    std::thread::sleep(Duration::from_millis(300));
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("^C did not end the job");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "claude -p ends with 0 on SIGINT: {out}"
+    );
+    assert!(
+        !out.contains("passed SIGINT"),
+        "the guard repeated ^C: {out}"
+    );
+    // The terminal echoes ^C (and claude's cursor reset) before the guard's JSON line.
+    let line = out
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"supervised\""))
+        .expect(&out);
+    let json: Value = serde_json::from_str(line[line.find('{').unwrap()..].trim()).unwrap();
+    assert_eq!(json["supervised"]["runs"][0]["exit_status"], 0);
+    assert!(start.elapsed() < Duration::from_secs(35));
+}
