@@ -208,13 +208,15 @@ fn max_resumes_reached_exits_with_the_limit_code() {
 
 #[test]
 fn a_400_error_passes_claudes_own_status_through_without_waiting() {
-    let api = StandIn::start(vec![Turn::bad_request("stand-in says no")]);
+    // claude -p retries a 400 (six requests in all), then gives up with status 1; a script
+    // shorter than that would let it recover with the default turn.
+    let api = StandIn::start(vec![Turn::bad_request("stand-in says no"); 8]);
     api.set_usage(five_hour_at(40.0, epoch_in(3600)));
     let out = guard(&api)
         .args(["run", "--supervise", "--wait", "--json", "--", "-p", "task"])
         .run();
     // What claude itself exits with on that error, run directly against the same script.
-    let direct = StandIn::start(vec![Turn::bad_request("stand-in says no")]);
+    let direct = StandIn::start(vec![Turn::bad_request("stand-in says no"); 8]);
     let dir = tempfile::tempdir().unwrap();
     fake_login(dir.path());
     let own = std::process::Command::new(real_claude())
@@ -226,6 +228,7 @@ fn a_400_error_passes_claudes_own_status_through_without_waiting() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
+    assert_ne!(own.status.code(), Some(0), "claude itself failed");
     assert_eq!(out.code, own.status.code(), "{}", out.stderr);
     let sup = supervised(&out);
     assert_eq!(sup["runs"][0]["exit_status"], own.status.code().unwrap());
