@@ -737,3 +737,36 @@ fn a_terminal_ctrl_c_reaches_claude_from_the_terminal_and_is_not_repeated() {
     assert_eq!(json["supervised"]["runs"][0]["exit_status"], 0);
     assert!(start.elapsed() < Duration::from_secs(35));
 }
+
+#[test]
+fn a_fork_of_a_resumed_session_gets_its_own_id_and_transcript() {
+    let reset = epoch_in(3600);
+    let api = StandIn::start(vec![
+        Turn::text("first session done"),
+        Turn::limit(Limit::five_hour(reset)),
+    ]);
+    api.set_usage(five_hour_at(40.0, reset));
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_owned();
+    let original = "0b9f6d3e-6a43-4c1e-9a57-1d2f3c4b5a69";
+    // The session being forked, written by a plain claude run.
+    let first = guard_in(&api, &home)
+        .args(["run", "--", "-p", "start", "--session-id", original])
+        .run();
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    let out = guard_in(&api, &home)
+        .args(["run", "--supervise", "--json", "--"])
+        .args(["-p", "--resume", original, "--fork-session", "go on"])
+        .run();
+    assert_eq!(out.code, Some(10), "{}", out.stderr);
+    let sid = supervised(&out)["session_id"].as_str().unwrap().to_owned();
+    assert_ne!(sid, original, "the fork has a new id");
+    let all = transcripts(&home);
+    assert!(
+        all.iter().any(|(id, _)| *id == sid),
+        "the fork's transcript"
+    );
+    assert!(all.iter().any(|(id, _)| id == original));
+    // The fork carried the first session's conversation.
+    assert!(has_text(&api.messages()[1], "start"));
+}
