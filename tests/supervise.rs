@@ -770,3 +770,34 @@ fn a_fork_of_a_resumed_session_gets_its_own_id_and_transcript() {
     // The fork carried the first session's conversation.
     assert!(has_text(&api.messages()[1], "start"));
 }
+
+#[test]
+fn continue_follows_the_session_claude_picked() {
+    let reset = epoch_in(3600);
+    let api = StandIn::start(vec![
+        Turn::text("first session done"),
+        Turn::limit(Limit::five_hour(reset)),
+    ]);
+    api.set_usage(five_hour_at(40.0, reset));
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_owned();
+    let original = "5d1c2b3a-4f5e-4a6b-8c7d-9e0f1a2b3c4d";
+    let first = guard_in(&api, &home)
+        .args(["run", "--", "-p", "start", "--session-id", original])
+        .run();
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    let out = guard_in(&api, &home)
+        .args([
+            "run",
+            "--supervise",
+            "--json",
+            "--",
+            "-p",
+            "--continue",
+            "go on",
+        ])
+        .run();
+    assert_eq!(out.code, Some(10), "{}", out.stderr);
+    assert_eq!(supervised(&out)["session_id"], original);
+    assert_eq!(supervised(&out)["runs"][0]["stopped_by"], "five_hour");
+}
