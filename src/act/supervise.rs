@@ -75,6 +75,21 @@ pub struct Options {
     pub model_fallback: Option<String>,
     /// How often the state is re-read mid-flight (with `abort_at`), through the cache.
     pub poll: Duration,
+    /// `--explain`: print each note on stderr as it happens.
+    pub explain: bool,
+}
+
+/// What the supervisor did, in words (`--explain`), printed as it happens when asked.
+struct Notes {
+    explain: bool,
+}
+
+impl Notes {
+    fn push(&mut self, line: impl Into<String>) {
+        if self.explain {
+            say(&line.into());
+        }
+    }
 }
 
 /// One run of claude (`supervised.runs[]` in JSON).
@@ -120,8 +135,6 @@ pub struct Supervised {
     pub ending: Ending,
     /// The evaluation of the last run's model (pre-flight, or the last re-read).
     pub last: Box<Evaluation>,
-    /// Lines for `--explain` (session handling, removed variables, resumes).
-    pub notes: Vec<String>,
 }
 
 /// Whether `run --supervise` supervises this argv (a model turn under plan limits), or
@@ -380,10 +393,13 @@ pub fn supervise(
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let sargs = session::session_args(argv);
     let new_id = uuid::Uuid::new_v4().to_string();
-    let mut notes = vec![format!(
+    let mut notes = Notes {
+        explain: opts.explain,
+    };
+    notes.push(format!(
         "--supervise: claude runs as a child; removed from its environment: {}",
         REMOVED_ENV.join(", ")
-    )];
+    ));
     let plan = session::plan(&sargs, &new_id);
     let mut run_argv = match &plan {
         SessionPlan::Added(id) => {
@@ -395,7 +411,7 @@ pub fn supervise(
             argv.to_vec()
         }
         SessionPlan::Newest => {
-            notes.push("--supervise: following the newest session written by this run".into());
+            notes.push("--supervise: following the newest session written by this run");
             argv.to_vec()
         }
     };
@@ -464,9 +480,7 @@ pub fn supervise(
                 },
                 Some(transcript::LastTurn::Other) => None,
                 None if end.status != 0 => {
-                    notes.push(
-                        "--supervise: no transcript; one fresh read of the usage state".into(),
-                    );
+                    notes.push("--supervise: no transcript; one fresh read of the usage state");
                     from_read(&mut fresh)
                 }
                 None => None,
@@ -477,20 +491,19 @@ pub fn supervise(
             stopped_by: cause.as_ref().map(|(k, _)| stop::name_of(k)),
             resets_at: cause.as_ref().and_then(|(_, r)| *r),
         });
-        let finish = |ending, last, runs, notes, resumes, session_id| {
+        let finish = |ending, last, runs, resumes, session_id| {
             Ok(Supervised {
                 session_id,
                 resumes,
                 runs,
                 ending,
                 last: Box::new(last),
-                notes,
             })
         };
         let Some((kind, resets_at)) = cause else {
             let code = u8::try_from(end.status).unwrap_or(1);
             let ending = Ending::Claude(Exit::Claude(code));
-            return finish(ending, last, runs, notes, resumes, session_id);
+            return finish(ending, last, runs, resumes, session_id);
         };
         let attempts = fresh
             .as_ref()
@@ -511,7 +524,7 @@ pub fn supervise(
         }
         if !resumable || resumes >= opts.max_resumes {
             let ending = Ending::Stopped(Box::new(stopped));
-            return finish(ending, last, runs, notes, resumes, session_id);
+            return finish(ending, last, runs, resumes, session_id);
         }
         let sid = session_id.clone().unwrap_or_default();
         // --model-fallback: a stop on the model's own weekly bucket resumes at once on the
@@ -548,7 +561,7 @@ pub fn supervise(
         }
         if !opts.wait {
             let ending = Ending::Stopped(Box::new(stopped));
-            return finish(ending, last, runs, notes, resumes, session_id);
+            return finish(ending, last, runs, resumes, session_id);
         }
         // --wait: one fresh read (the reset a refusal names can be wrong by hours), the stop's
         // bucket pinned on it, then the pre-flight's wait machinery.
@@ -566,7 +579,7 @@ pub fn supervise(
         );
         if waiting.decision.exit == Exit::MaxWait {
             let ending = Ending::Stopped(Box::new(waiting));
-            return finish(ending, last, runs, notes, resumes, session_id);
+            return finish(ending, last, runs, resumes, session_id);
         }
         if let Some(pinned) = &waiting.snapshot {
             // Decided without forcing the stop: a reset that has passed lets the resume go now.
@@ -586,20 +599,13 @@ pub fn supervise(
             match wait::until_go(waiting, &run_inputs, &opts.wait_opts)? {
                 wait::Finished::Done(e) => *e,
                 wait::Finished::Signalled(exit) => {
-                    return finish(
-                        Ending::Signalled(exit),
-                        last,
-                        runs,
-                        notes,
-                        resumes,
-                        session_id,
-                    );
+                    return finish(Ending::Signalled(exit), last, runs, resumes, session_id);
                 }
             }
         };
         if ready.decision.exit != Exit::Go {
             let ending = Ending::Stopped(Box::new(ready));
-            return finish(ending, last, runs, notes, resumes, session_id);
+            return finish(ending, last, runs, resumes, session_id);
         }
         resumes += 1;
         notes.push(format!(

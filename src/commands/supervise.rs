@@ -67,11 +67,9 @@ pub(super) fn run(
             .common
             .ttl
             .map_or(POLL, |t| t.clamp(Duration::from_secs(1), POLL)),
+        explain: args.common.explain,
     };
     let job = supervise::supervise(claude, claude_args, eval, inputs, &opts)?;
-    if args.common.explain {
-        print_lines(&job.notes);
-    }
     let (exit, mut json) = match &job.ending {
         Ending::Claude(exit) | Ending::Signalled(exit) => (
             *exit,
