@@ -195,9 +195,18 @@ fn max_resumes_reached_exits_with_the_limit_code() {
             "--max-resumes",
             "1",
         ])
-        .args(["--json", "--", "-p", "task"])
+        .args(["--json", "--", "-p", "task", "--output-format", "json"])
         .run();
     assert_eq!(out.code, Some(10), "{}", out.stderr);
+    // With --output-format json: one JSON document per run, one per line, one session.
+    let docs: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect();
+    assert_eq!(docs.len(), 2, "{}", out.stdout);
+    assert!(docs.iter().all(|d| d["api_error"] == "usage_limit_reached"));
+    assert_eq!(docs[0]["session_id"], docs[1]["session_id"]);
     let sup = supervised(&out);
     assert_eq!(sup["resumes"], 1);
     assert_eq!(sup["runs"].as_array().unwrap().len(), 2);
