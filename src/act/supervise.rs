@@ -145,7 +145,8 @@ pub fn supervises(argv: &[OsString], eval: &Evaluation) -> bool {
 }
 
 /// The signal forwarder: a thread that passes SIGINT/SIGTERM/SIGHUP sent to the guard from
-/// outside its process group on to the current child.
+/// outside its process group on to the current child. SIGQUIT too: a terminal's Ctrl-\ must
+/// not kill the guard and leave claude running without it.
 struct Forwarder {
     child: Arc<AtomicI32>,
     /// Signals that arrived while a child ran (any origin), for "the user cancelled".
@@ -155,10 +156,10 @@ struct Forwarder {
 
 impl Forwarder {
     fn install() -> Result<Forwarder> {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
         use signal_hook::iterator::SignalsInfo;
         use signal_hook::iterator::exfiltrator::WithOrigin;
-        let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
+        let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])
             .context("could not install the signal handlers for --supervise")?;
         let handle = signals.handle();
         let child = Arc::new(AtomicI32::new(0));
