@@ -71,10 +71,12 @@ pub(super) fn run(
     };
     let job = supervise::supervise(claude, claude_args, eval, inputs, &opts)?;
     let (exit, mut json) = match &job.ending {
-        Ending::Claude(exit) | Ending::Signalled(exit) => (
-            *exit,
-            report::json_object(&outcome(&job.last, inputs, args.wait)),
-        ),
+        Ending::Claude(exit) | Ending::Signalled(exit) => {
+            // As plain `run` does before its exec: the pre-flight's outputs (a go).
+            let o = outcome(&job.last, inputs, args.wait);
+            github::report(&o, Channel::Stderr);
+            (*exit, report::json_object(&o))
+        }
         Ending::Stopped(stopped) => {
             let o = outcome(stopped, inputs, args.wait);
             github::report(&o, Channel::Stderr);
