@@ -255,7 +255,7 @@ fn without_a_transcript_one_fresh_read_finds_the_pinned_bucket() {
     )]);
     api.set_usage(five_hour_at(40.0, reset));
     let out = guard(&api)
-        .args(["run", "--supervise", "--json", "--"])
+        .args(["run", "--supervise", "--wait", "--json", "--"])
         .args(["-p", "task", "--no-session-persistence"])
         .run();
     assert_eq!(out.code, Some(10), "{}", out.stderr);

@@ -515,7 +515,8 @@ pub fn supervise(
             .and_then(|f| f.snapshot.as_ref())
             .or(last.snapshot.as_ref());
         let stopped = stop_eval(base, &kind, resets_at, &run_inputs, &model, attempts);
-        let resumable = sargs.print && session_id.is_some();
+        // A session that was not saved (`--no-session-persistence`) cannot be resumed.
+        let resumable = sargs.print && session_id.is_some() && !sargs.no_session_persistence;
         if resumable && resumes >= opts.max_resumes && (opts.wait || opts.model_fallback.is_some())
         {
             notes.push(format!(
