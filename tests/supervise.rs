@@ -481,7 +481,14 @@ fn measure_the_guards_cost_over_a_long_job() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
-    let api = StandIn::start(vec![Turn::text("done").after(Duration::from_secs(secs))]);
+    // Claude Code gives up on a request after 10 minutes: a long job is a tool loop whose
+    // model turns each take under 5 minutes.
+    let steps = secs.div_ceil(290).max(1);
+    let mut script: Vec<Turn> = (0..steps)
+        .map(|_| Turn::bash("true").after(Duration::from_secs(secs / steps)))
+        .collect();
+    script.push(Turn::text("done"));
+    let api = StandIn::start(script);
     api.set_usage(five_hour_at(40.0, epoch_in(4 * 3600)));
     let abort = std::env::var("SUPERVISE_MEASURE_ABORT_AT").unwrap_or_else(|_| "92".into());
     let mut g = guard(&api).args(["run", "--supervise"]);
@@ -489,7 +496,7 @@ fn measure_the_guards_cost_over_a_long_job() {
         g = g.args(["--abort-at", &abort]);
     }
     let mut g = g
-        .args(["--", "-p", "task"])
+        .args(["--", "-p", "task", "--allowedTools", "Bash"])
         .timeout(Duration::from_secs(secs + 120));
     let start = Instant::now();
     let mut child = g
