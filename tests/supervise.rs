@@ -472,8 +472,8 @@ fn model_fallback_resumes_an_opus_stop_on_sonnet_at_once() {
 /// Measurement, not a check (run by hand: `cargo test --test supervise -- --ignored
 /// --nocapture`; `SUPERVISE_MEASURE_SECS`, default 300): the guard's own CPU time (user +
 /// system, from /proc/<pid>/stat) while it supervises a job of that length with
-/// `--abort-at 92` (`SUPERVISE_MEASURE_ABORT_AT`, empty: without), and the usage requests it
-/// made. Results are in README "Long jobs".
+/// `--abort-at 92` (`SUPERVISE_MEASURE_ABORT_AT`, empty: without; `SUPERVISE_MEASURE_BIN`: the
+/// guard binary), and the usage requests it made. Results are in README "Long jobs".
 #[test]
 #[ignore]
 fn measure_the_guards_cost_over_a_long_job() {
@@ -491,7 +491,12 @@ fn measure_the_guards_cost_over_a_long_job() {
     let api = StandIn::start(script);
     api.set_usage(five_hour_at(40.0, epoch_in(4 * 3600)));
     let abort = std::env::var("SUPERVISE_MEASURE_ABORT_AT").unwrap_or_else(|_| "92".into());
-    let mut g = guard(&api).args(["run", "--supervise"]);
+    // `SUPERVISE_MEASURE_BIN`: another build of the guard (e.g. scripts/build-release's).
+    let program = std::env::var_os("SUPERVISE_MEASURE_BIN")
+        .map_or_else(common::bin, std::path::PathBuf::from);
+    let g = Guard::program(program);
+    let home = g.home.path().to_owned();
+    let mut g = configure(g, &api, &home).args(["run", "--supervise"]);
     if !abort.is_empty() {
         g = g.args(["--abort-at", &abort]);
     }
