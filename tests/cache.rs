@@ -635,3 +635,24 @@ fn a_bad_user_agent_or_a_base_url_with_a_query_is_named_as_such() {
     }
     assert_eq!(server.count("/api/oauth/usage"), 0);
 }
+
+#[test]
+fn a_cache_entry_from_the_future_is_a_miss_not_fresh_for_hours() {
+    let home = Home::logged_in();
+    let pct = std::sync::Arc::new(std::sync::Mutex::new(10.0));
+    let server = oauth_api_at(&pct);
+    assert_eq!(home.guard(&server.base).args(["check"]).run().code, Some(0));
+    // written by a host whose clock runs 2 h ahead (or before this clock stepped back)
+    home.age_cache(-2 * 3600);
+    *pct.lock().unwrap() = 100.0;
+    let out = home.guard(&server.base).args(["check", "--json"]).run();
+    assert_eq!(out.code, Some(10), "{out:?}");
+    assert_eq!(server.count("/api/oauth/usage"), 2);
+    let attempts = out.json()["source"]["attempts"].to_string();
+    assert!(attempts.contains("in the future"), "{attempts}");
+    // within the 5 min skew, it is still a fresh copy
+    home.age_cache(-120);
+    let out = home.guard(&server.base).args(["check", "--json"]).run();
+    assert_eq!(out.json()["source"]["kind"], "cache", "{out:?}");
+    assert_eq!(server.count("/api/oauth/usage"), 2);
+}

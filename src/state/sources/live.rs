@@ -273,7 +273,11 @@ impl Chain<'_> {
     /// process just fetched), or — without `--refresh` — one still fresh.
     pub(super) fn fetched_meanwhile(&mut self, live: &Live, state: &State) -> Option<Snapshot> {
         let now = Utc::now();
-        if state.fetched_at.is_some_and(|t| t >= self.started) {
+        // (not one "fetched" after now: a copy from the future is never taken as just fetched)
+        if state
+            .fetched_at
+            .is_some_and(|t| t >= self.started && from_the_future(t, now).is_none())
+        {
             return self.cached_snapshot(live, state).ok();
         }
         if !self.req.refresh {
