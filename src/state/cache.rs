@@ -203,7 +203,7 @@ impl Entry {
     /// not a trusted regular file ([`open_trusted`]: a symlink, FIFO or another user's file is
     /// refused with one warning, never followed or waited on).
     pub fn read_json<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
-        let file = match open_trusted(&self.path, OpenOptions::new().read(true)) {
+        let (file, meta) = match open_trusted(&self.path, OpenOptions::new().read(true)) {
             Ok(f) => f,
             Err(Refused::Missing) => return None,
             Err(Refused::Untrusted(why)) => {
@@ -211,7 +211,7 @@ impl Entry {
                 return None;
             }
         };
-        if file.metadata().ok()?.len() > MAX_FILE_BYTES {
+        if meta.len() > MAX_FILE_BYTES {
             return None;
         }
         let mut bytes = Vec::new();
@@ -350,10 +350,12 @@ fn open_lock_file(path: &Path) -> std::io::Result<File> {
         .create(true)
         .truncate(false)
         .mode(0o600);
-    open_trusted(path, &mut options).map_err(|r| match r {
-        Refused::Missing => std::io::Error::from(std::io::ErrorKind::NotFound),
-        Refused::Untrusted(why) => std::io::Error::other(why),
-    })
+    open_trusted(path, &mut options)
+        .map(|(file, _)| file)
+        .map_err(|r| match r {
+            Refused::Missing => std::io::Error::from(std::io::ErrorKind::NotFound),
+            Refused::Untrusted(why) => std::io::Error::other(why),
+        })
 }
 
 /// Files of other accounts or tokens untouched for this long are removed when the cache is
@@ -433,7 +435,8 @@ pub fn untrusted_dir(dir: &Path) -> Option<String> {
 /// group or others.
 fn untrusted_owner_or_mode(what: &str, meta: &std::fs::Metadata) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let me = nix::unistd::geteuid().as_raw();
+    static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let me = *EUID.get_or_init(|| nix::unistd::geteuid().as_raw());
     if meta.uid() != me {
         return Some(format!(
             "{what} is owned by uid {}, not by you (uid {me}); not used",
@@ -459,8 +462,11 @@ enum Refused {
 
 /// Opens a cache file without following a symbolic link (`O_NOFOLLOW`) or blocking on a FIFO
 /// (`O_NONBLOCK`), then checks that it is a regular file this user owns and others cannot
-/// write.
-fn open_trusted(path: &Path, options: &mut OpenOptions) -> Result<File, Refused> {
+/// write. Returns the file and its metadata.
+fn open_trusted(
+    path: &Path,
+    options: &mut OpenOptions,
+) -> Result<(File, std::fs::Metadata), Refused> {
     use nix::fcntl::OFlag;
     let file = options
         .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
@@ -487,7 +493,7 @@ fn open_trusted(path: &Path, options: &mut OpenOptions) -> Result<File, Refused>
     }
     match untrusted_owner_or_mode(&format!("cache file {}", path.display()), &meta) {
         Some(why) => Err(Refused::Untrusted(why)),
-        None => Ok(file),
+        None => Ok((file, meta)),
     }
 }
 

@@ -101,7 +101,8 @@ impl<'de> serde::de::Visitor<'de> for NoDuplicateKeys {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
-        let mut seen = std::collections::HashSet::new();
+        // BTreeSet, not HashSet: no random seed (one getrandom call less per start).
+        let mut seen = std::collections::BTreeSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if !seen.insert(key.clone()) {
                 return Err(serde::de::Error::custom(format!(
