@@ -6,7 +6,7 @@
 //! bucket that has not reset is at 100 % or more and extra usage is unavailable.
 //!
 //! Bounded: `FUZZ_CASES` cases (default 3000; env `CLAUDE_GUARD_FUZZ_CASES` overrides), each a
-//! few microseconds of pure code; the whole test takes about a second in a debug build.
+//! parse and a decision, pure code: 5–8 s in a debug build on a loaded 2-core machine.
 
 use std::time::Duration;
 
@@ -231,7 +231,12 @@ fn case(n_payloads: usize) -> impl Strategy<Value = Case> {
                 Just(600),
                 -100_000i64..100_000
             ],
-            prop::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+            // byte damage in a fifth of the cases (it mostly makes the JSON invalid)
+            prop::option::weighted(
+                0.2,
+                prop::collection::vec((any::<usize>(), any::<u8>()), 1..3),
+            )
+            .prop_map(Option::unwrap_or_default),
             prop::option::weighted(0.1, any::<usize>()),
             prop::option::weighted(
                 0.6,
@@ -464,7 +469,7 @@ fn mutated_real_payloads_never_panic_and_never_go_while_pinned() {
         panic!("{e}");
     }
     assert!(
-        pinned_cases > cases / 20,
+        pinned_cases > cases / 10,
         "the generator rarely pins a bucket ({pinned_cases} of {ran}): the property is not exercised"
     );
 }
