@@ -43,31 +43,7 @@ fn wait_bounded(child: &mut std::process::Child, limit: Duration, what: &str) ->
 }
 
 fn rfc3339_in(secs: i64) -> String {
-    let t = std::time::SystemTime::now() + Duration::from_secs(secs.unsigned_abs());
-    let t = if secs >= 0 {
-        t
-    } else {
-        std::time::SystemTime::now() - Duration::from_secs(secs.unsigned_abs())
-    };
-    let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    // civil-from-days (Howard Hinnant), enough for a test
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
 }
 
 /// A ClaudeMeter snapshot fetched at `fetched_at`, five_hour at `five` %.
