@@ -822,3 +822,72 @@ fn continue_follows_the_session_claude_picked() {
     assert_eq!(supervised(&out)["session_id"], original);
     assert_eq!(supervised(&out)["runs"][0]["stopped_by"], "five_hour");
 }
+
+#[test]
+fn abort_at_follows_up_with_sigterm_when_sigint_is_ignored() {
+    // A claude that ignores SIGINT (a stub: the real one ends on it) gets SIGTERM 10 s later.
+    let reset = epoch_in(3600);
+    let api = StandIn::start(vec![]);
+    api.set_usage(five_hour_at(50.0, reset));
+    let dir = tempfile::tempdir().unwrap();
+    let stub = dir.path().join("claude");
+    let started = dir.path().join("started");
+    common::script(
+        &stub,
+        &format!(
+            "#!/bin/sh\ntrap '' INT\ntouch '{}'\nfor i in $(seq 1 600); do sleep 0.1; done\n",
+            started.display()
+        ),
+    );
+    let mut g = guard(&api)
+        .env("CLAUDE_GUARD_CLAUDE", &stub)
+        .args([
+            "run",
+            "--supervise",
+            "--abort-at",
+            "80",
+            "--ttl",
+            "1s",
+            "--json",
+        ])
+        .args(["--", "-p", "task"]);
+    let start = Instant::now();
+    let mut child = g
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !started.exists() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    api.set_usage(five_hour_at(90.0, reset));
+    let aborted_at = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(45), "not ended");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(10), "{stderr}");
+    assert!(
+        aborted_at.elapsed() >= Duration::from_secs(10),
+        "SIGTERM only after 10 s"
+    );
+    let line = stderr.lines().rev().find(|l| l.starts_with('{')).unwrap();
+    let json: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(
+        json["supervised"]["runs"][0]["exit_status"], 143,
+        "ended by SIGTERM"
+    );
+    assert_eq!(json["supervised"]["runs"][0]["stopped_by"], "five_hour");
+}
