@@ -49,6 +49,15 @@ fn expressions(s: &str) -> Vec<String> {
     out
 }
 
+/// The runner's own name for the runner's OS (`RUNNER_OS`).
+fn runner_os() -> &'static str {
+    match std::env::consts::OS {
+        "macos" => "macOS",
+        "linux" => "Linux",
+        other => other,
+    }
+}
+
 /// The runner's own name for the runner's CPU (`RUNNER_ARCH`).
 fn runner_arch() -> &'static str {
     match std::env::consts::ARCH {
@@ -290,7 +299,7 @@ impl Run {
                 .env("GITHUB_PATH", &github_path)
                 .env("GITHUB_ENV", &github_env)
                 .env("RUNNER_TEMP", &runner_temp)
-                .env("RUNNER_OS", "Linux")
+                .env("RUNNER_OS", runner_os())
                 .env("RUNNER_ARCH", runner_arch());
             for (k, v) in &self.env {
                 guard = guard.env(k, v);
@@ -716,10 +725,13 @@ fn token_scopes_without_user_profile_read_nothing() {
 /// `v<version>/claude-guard-<target>.tar.gz` and `.sha256`, holding the built binary.
 fn release_dir(corrupt_checksum: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let target = match std::env::consts::ARCH {
-        "x86_64" => "x86_64-unknown-linux-gnu",
-        "aarch64" => "aarch64-unknown-linux-gnu",
-        other => panic!("no release target for {other}"),
+    // The release targets of .github/workflows/release.yml.
+    let target = match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => "x86_64-unknown-linux-gnu",
+        ("linux", "aarch64") => "aarch64-unknown-linux-gnu",
+        ("macos", "x86_64") => "x86_64-apple-darwin",
+        ("macos", "aarch64") => "aarch64-apple-darwin",
+        other => panic!("no release target for {other:?}"),
     };
     let version = env!("CARGO_PKG_VERSION");
     let stage = dir.path().join("stage");
@@ -737,16 +749,20 @@ fn release_dir(corrupt_checksum: bool) -> tempfile::TempDir {
         .status()
         .unwrap();
     assert!(status.success());
-    let sum = std::process::Command::new("sha256sum")
-        .arg(&asset)
-        .current_dir(&rel)
-        .output()
-        .unwrap();
-    assert!(sum.status.success());
-    let mut text = String::from_utf8(sum.stdout).unwrap();
+    // `sha256sum`'s line, as the release workflow's `shasum -a 256` writes it.
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        &std::fs::read(rel.join(&asset)).unwrap(),
+    );
+    let mut hex: String = digest
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     if corrupt_checksum {
-        text = format!("{}{}", "0".repeat(64), &text[64..]);
+        hex = "0".repeat(64);
     }
+    let text = format!("{hex}  {asset}\n");
     std::fs::write(rel.join(format!("{asset}.sha256")), text).unwrap();
     dir
 }
