@@ -754,11 +754,7 @@ fn release_dir(corrupt_checksum: bool) -> tempfile::TempDir {
         &ring::digest::SHA256,
         &std::fs::read(rel.join(&asset)).unwrap(),
     );
-    let mut hex: String = digest
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let mut hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     if corrupt_checksum {
         hex = "0".repeat(64);
     }
@@ -831,4 +827,60 @@ fn install_without_a_release_and_without_cargo_says_what_to_do() {
         install.stdout.contains("cargo is not installed"),
         "{install:?}"
     );
+}
+
+// ---- examples/github-actions.yml, on the action ----
+
+#[test]
+fn the_ci_example_gates_on_the_action() {
+    let text = std::fs::read_to_string(common::root().join("examples/github-actions.yml")).unwrap();
+    let example: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let gate = example["jobs"]["review"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.contains("/claude-guard@"))
+        })
+        .expect("a step using the action")
+        .clone();
+    let id = gate["id"].as_str().expect("the gate has an id");
+
+    // Its inputs, run against a healthy account on the OAuth API (the token secret given).
+    let server = oauth_api();
+    let mut run = Run::local()
+        .live()
+        .env("CLAUDE_GUARD_OAUTH_BASE_URL", &server.base);
+    for (k, v) in gate["with"].as_object().unwrap() {
+        let v = v.as_str().expect("inputs are strings");
+        let v = match v {
+            "${{ secrets.CLAUDE_USAGE_TOKEN }}" => TOKEN,
+            other => {
+                assert!(!other.contains("${{"), "{k}: {other}");
+                other
+            }
+        };
+        run = run.with(k, v);
+    }
+    let done = run.run();
+    assert!(done.succeeded(), "{done:#?}");
+    assert_eq!(done.out("decision"), "go", "{done:#?}");
+    assert_eq!(done.out("exit_code"), "0");
+    assert_eq!(server.count("/api/oauth/usage"), 1);
+
+    // Every output the later steps read is one the action has.
+    let outputs = action()["outputs"].clone();
+    let prefix = format!("steps.{id}.outputs.");
+    let mut read = 0;
+    for (i, _) in text.match_indices(&prefix) {
+        let key: String = text[i + prefix.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        assert!(outputs[&key].is_object(), "the example reads output {key}");
+        read += 1;
+    }
+    assert!(read >= 3, "{read}");
 }
