@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 /// A recognizable fake token: it must never appear in any output, argument or file.
 const TOKEN: &str = "sk-ant-oat01-CANARY-action-0c1d-never-print-me";
 
-/// The keys the guard writes to `$GITHUB_OUTPUT` (src/github.rs `OUTPUT_KEYS`).
+/// The keys the guard writes to `$GITHUB_OUTPUT` (src/report/github.rs `OUTPUT_KEYS`).
 const GUARD_OUTPUTS: [&str; 5] = [
     "decision",
     "reason",
