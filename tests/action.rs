@@ -517,7 +517,11 @@ fn a_refusal_sets_the_outputs_and_the_step_succeeds() {
         done.github_path.trim(),
         installed.parent().unwrap().to_str().unwrap()
     );
-    assert!(done.step("install").stdout.contains("claude-guard 0.1"));
+    assert!(
+        done.step("install")
+            .stdout
+            .contains(concat!("claude-guard ", env!("CARGO_PKG_VERSION")))
+    );
 }
 
 #[test]
@@ -776,7 +780,12 @@ fn install_downloads_the_release_for_this_platform_and_verifies_its_checksum() {
     assert!(done.succeeded(), "{done:#?}");
     let install = done.step("install");
     assert!(install.stdout.contains("verified"), "{install:?}");
-    assert!(install.stdout.contains("claude-guard 0.1"), "{install:?}");
+    assert!(
+        install
+            .stdout
+            .contains(concat!("claude-guard ", env!("CARGO_PKG_VERSION"))),
+        "{install:?}"
+    );
     assert_eq!(done.out("decision"), "go");
     let installed = done.runner_temp.join("claude-guard/bin/claude-guard");
     assert_eq!(
