@@ -1,8 +1,9 @@
 //! The npm package, installed the way a user's `npm install` does it, with nothing fetched:
 //! `scripts/npm-package` builds this platform's package around the built binary, `npm pack`
 //! packs it and `npm/claude-guard`, and `npm install --offline` installs both tarballs into a
-//! scratch prefix. The installed `claude-guard` (the JS launcher resolving the platform
-//! package) then runs `--version` and `check`, passing exit codes and signals through.
+//! scratch prefix. The installed `claude-guard` then runs `--version` and `check`: once as
+//! the binary itself (install.js, the postinstall, put it in place of the launcher), once as
+//! the Node.js launcher (`--ignore-scripts`), which passes exit codes and signals through.
 //!
 //! Needs npm (`.ci/run` installs it and sets `CLAUDE_GUARD_TEST_REQUIRE_NPM=1`); without it
 //! the tests are skipped with a notice.
@@ -116,12 +117,49 @@ fn pack(npm: &Path, scratch: &Path) -> (PathBuf, PathBuf) {
 
 /// `npm install --offline` of these tarballs into a fresh project at `prefix`; returns the
 /// installed command `node_modules/.bin/claude-guard`.
-fn install(npm: &Path, scratch: &Path, prefix: &Path, tarballs: &[&Path]) -> PathBuf {
+fn install(
+    npm: &Path,
+    scratch: &Path,
+    prefix: &Path,
+    extra: &[&str],
+    tarballs: &[&Path],
+) -> PathBuf {
     std::fs::create_dir_all(prefix).unwrap();
     let mut args = vec!["install", "--prefix", prefix.to_str().unwrap()];
+    args.extend(extra);
     args.extend(tarballs.iter().map(|t| t.to_str().unwrap()));
     run_npm(npm, scratch, scratch, &args);
     prefix.join("node_modules/.bin/claude-guard")
+}
+
+/// Whether the file is a script (the Node.js launcher) rather than a native binary.
+fn is_script(path: &Path) -> bool {
+    let bytes = std::fs::read(path).unwrap();
+    bytes.starts_with(b"#!")
+}
+
+/// `--version`, a go and a refusal through the installed command.
+fn runs_with_exit_codes(cmd: &Path) {
+    let out = Guard::program(cmd).args(["--version"]).run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.trim(),
+        concat!("claude-guard ", env!("CARGO_PKG_VERSION"))
+    );
+
+    let out = Guard::program(cmd)
+        .args(["check", "--now", NOW, "--snapshot"])
+        .args([example("healthy.json")])
+        .run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("go"), "{out:?}");
+
+    let out = Guard::program(cmd)
+        .args(["check", "--now", NOW, "--snapshot"])
+        .args([example("opus-weekly-pinned.json")])
+        .run();
+    assert_eq!(out.code, Some(12), "{out:?}");
+    assert!(out.stderr.contains("seven_day_opus"), "{out:?}");
 }
 
 #[test]
@@ -131,9 +169,14 @@ fn npm_install_of_the_packed_tarballs_runs_the_binary() {
     let scratch = scratch.path();
     let (platform, main) = pack(&npm, scratch);
 
-    let cmd = install(&npm, scratch, &scratch.join("project"), &[&platform, &main]);
-    assert!(cmd.exists(), "{cmd:?}");
-    // The launcher resolved the platform package npm installed beside it.
+    // With install scripts (npm's default): the command is the binary itself.
+    let cmd = install(
+        &npm,
+        scratch,
+        &scratch.join("project"),
+        &[],
+        &[&platform, &main],
+    );
     assert!(
         scratch
             .join("project/node_modules/@claude-guard")
@@ -141,28 +184,22 @@ fn npm_install_of_the_packed_tarballs_runs_the_binary() {
             .join("bin/claude-guard")
             .is_file()
     );
-
-    let out = Guard::program(&cmd).args(["--version"]).run();
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert_eq!(
-        out.stdout.trim(),
-        concat!("claude-guard ", env!("CARGO_PKG_VERSION"))
+    assert!(
+        !is_script(&cmd),
+        "install.js put the binary in place of the launcher"
     );
+    runs_with_exit_codes(&cmd);
 
-    let out = Guard::program(&cmd)
-        .args(["check", "--now", NOW, "--snapshot"])
-        .args([example("healthy.json")])
-        .run();
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(out.stderr.contains("go"), "{out:?}");
-
-    // A refusal's exit code and message pass through the launcher.
-    let out = Guard::program(&cmd)
-        .args(["check", "--now", NOW, "--snapshot"])
-        .args([example("opus-weekly-pinned.json")])
-        .run();
-    assert_eq!(out.code, Some(12), "{out:?}");
-    assert!(out.stderr.contains("seven_day_opus"), "{out:?}");
+    // Without install scripts: the Node.js launcher resolves the platform package.
+    let cmd = install(
+        &npm,
+        scratch,
+        &scratch.join("no-scripts"),
+        &["--ignore-scripts"],
+        &[&platform, &main],
+    );
+    assert!(is_script(&cmd), "the launcher stays with --ignore-scripts");
+    runs_with_exit_codes(&cmd);
 
     // SIGTERM to the launcher reaches the waiting guard, whose own status (143) comes back.
     let snap = scratch.join("pinned.json");
@@ -227,7 +264,8 @@ fn without_the_platform_package_the_launcher_says_how_to_fix_it() {
         &["pack", "--pack-destination", scratch.to_str().unwrap()],
     );
     let main = scratch.join(concat!("claude-guard-", env!("CARGO_PKG_VERSION"), ".tgz"));
-    let cmd = install(&npm, scratch, &scratch.join("project"), &[&main]);
+    let cmd = install(&npm, scratch, &scratch.join("project"), &[], &[&main]);
+    assert!(is_script(&cmd), "nothing to put in the launcher's place");
     let out = Guard::program(&cmd).args(["--version"]).run();
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(

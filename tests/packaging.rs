@@ -112,15 +112,34 @@ fn the_npm_packages_follow_cargo_toml() {
         pkg["repository"]["url"],
         format!("git+{}.git", manifest("repository"))
     );
-    assert!(pkg.get("scripts").is_none(), "no install scripts: {pkg}");
+    // The one install script puts the platform package's binary in place of the launcher:
+    // local files only, never a download.
+    assert_eq!(
+        pkg["scripts"],
+        serde_json::json!({"postinstall": "node install.js"}),
+        "{pkg}"
+    );
+    let install = read("npm/claude-guard/install.js");
+    for network in [
+        "http",
+        "fetch",
+        "require('net')",
+        "require('dns')",
+        "require('tls')",
+    ] {
+        assert!(
+            !install.contains(network),
+            "install.js must not reach the network: {network}"
+        );
+    }
     let optional = pkg["optionalDependencies"].as_object().unwrap();
     for (name, v) in optional {
         assert_eq!(v, version.as_str(), "{name} pinned to the same version");
     }
     let optional: BTreeSet<String> = optional.keys().cloned().collect();
 
-    // The launcher resolves exactly those packages.
-    let launcher = read("npm/claude-guard/bin/claude-guard");
+    // The launcher and install.js resolve exactly those packages.
+    let launcher = read("npm/claude-guard/lib/platform.js");
     let resolved: BTreeSet<String> = launcher
         .split('\'')
         .filter(|s| s.starts_with("@claude-guard/"))
