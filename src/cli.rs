@@ -77,6 +77,10 @@ pub enum Command {
     /// fetched_at, usage, overage, subscription, errors} on stdout, for `--snapshot` elsewhere
     /// (exit 0, or 20 when no source gave usage).
     Snapshot(Deferred<SnapshotArgs>),
+    /// Internal, hidden: the detached background refresh of the cache that a start deciding on
+    /// a stale snapshot launches (see `state::refresh`).
+    #[command(name = "__refresh", hide = true)]
+    Refresh(Deferred<RefreshArgs>),
 }
 
 /// `init SHELL [--cmd NAME]`.
@@ -311,6 +315,23 @@ pub struct SnapshotArgs {
     /// The model whose buckets set the cache TTL (see `check --model`).
     #[arg(long, env = "CLAUDE_GUARD_MODEL", value_name = "NAME")]
     pub model: Option<String>,
+}
+
+/// `__refresh --stage detach|fetch --source oauth|web [--org X]` (hidden; no environment
+/// variables: only the guard that starts it passes these).
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// Which half of the refresh this process is.
+    #[arg(long, value_enum)]
+    pub stage: crate::state::refresh::Stage,
+
+    /// The live source to fetch from.
+    #[arg(long, value_enum)]
+    pub source: crate::state::sources::SourceChoice,
+
+    /// `--org` of the guard that started it.
+    #[arg(long)]
+    pub org: Option<String>,
 }
 
 fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {

@@ -33,6 +33,11 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Completions(args) => completions(args),
         Command::Man(args) => man(args),
         Command::Snapshot(args) => snapshot_cmd(args.0),
+        Command::Refresh(args) => Ok(crate::state::refresh::run(
+            args.0.stage,
+            args.0.source,
+            args.0.org,
+        )),
     }
 }
 
