@@ -174,6 +174,10 @@ fn source_config(common: &Common) -> SourceConfig {
         ttl: common.ttl,
         org: common.org.clone(),
         utilization_scale: common.utilization_scale,
+        revalidate: Some(crate::state::refresh::Revalidate {
+            max_age: common.max_age,
+            max_utilization: common.max_utilization,
+        }),
     }
 }
 
@@ -326,7 +330,12 @@ fn snapshot_cmd(args: SnapshotArgs) -> Result<Exit> {
         &settings,
     )
     .family;
-    let loaded = load_snapshot(&source_config(common), now, family, common.refresh);
+    // What it prints is meant for elsewhere: a stale copy is fetched, not served stale.
+    let config = SourceConfig {
+        revalidate: None,
+        ..source_config(common)
+    };
+    let loaded = load_snapshot(&config, now, family, common.refresh);
     if common.explain {
         print_lines(&report::attempt_lines(&loaded.attempts));
     }

@@ -36,11 +36,13 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use nix::fcntl::{Flock, FlockArg};
 
+use crate::core::decide;
 use crate::core::exit_codes::Exit;
 use crate::core::model::Family;
+use crate::core::snapshot::Snapshot;
 use crate::state::cache::{self, Entry};
 use crate::state::sources::{self, SourceChoice, SourceConfig};
 
@@ -51,8 +53,58 @@ pub const COMMAND: &str = "__refresh";
 /// ([`crate::state::http::BUDGET`], 5.9 s) plus a margin for writing the cache.
 pub const WATCHDOG: Duration = Duration::from_millis(6500);
 
+/// Below this utilization (percent) a bucket is clear of the hot TTL: the same 80 % that
+/// shortens the TTL ([`cache::HOT_PERCENT`]).
+pub const NEAR_PERCENT: f64 = cache::HOT_PERCENT;
+
+/// A bucket is near its limit when within this many points of `--max-utilization`.
+pub const NEAR_MARGIN: f64 = 10.0;
+
+/// When a stale cached snapshot may be decided on at once (stale-while-revalidate): the
+/// parts of the policy that bound it. `None` in [`SourceConfig::revalidate`] turns it off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Revalidate {
+    /// `--max-age`: a snapshot older than this is never served stale.
+    pub max_age: Duration,
+    /// `--max-utilization` (percent 0–100): every applicable bucket must be more than
+    /// [`NEAR_MARGIN`] points below it.
+    pub max_utilization: f64,
+}
+
+/// Why a stale snapshot must not be served without a fetch: an applicable bucket at or above
+/// [`NEAR_PERCENT`] or within [`NEAR_MARGIN`] points of `max_utilization` (a bucket whose
+/// `resets_at` has passed counts as 0 %), unreadable, or locked. `None`: safe to serve.
+pub fn near_limit(
+    snapshot: &Snapshot,
+    family: Family,
+    now: DateTime<Utc>,
+    max_utilization: f64,
+) -> Option<String> {
+    let below = NEAR_PERCENT.min(max_utilization - NEAR_MARGIN);
+    snapshot
+        .usage
+        .iter()
+        .flat_map(|u| u.buckets.iter())
+        .filter(|b| decide::applies(b, family))
+        .find_map(|b| {
+            if b.resets_at.is_some_and(|r| r <= now) {
+                return None;
+            }
+            match b.utilization {
+                None => Some(format!("{} is unreadable", b.name)),
+                Some(_) if b.locked_reason.is_some() => Some(format!("{} is locked", b.name)),
+                Some(u) if u >= below => Some(format!(
+                    "{} at {}% is near the limit (background refresh only below {}%)",
+                    b.name,
+                    decide::fmt_pct(u),
+                    decide::fmt_pct(below.max(0.0))
+                )),
+                Some(_) => None,
+            }
+        })
+}
+
 /// What [`spawn_background`] did.
-#[allow(dead_code)] // its callers (the source chain, the statusline) land separately
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Spawned {
     /// A refresh process was started; it holds the entry's fetch lock.
@@ -63,7 +115,6 @@ pub enum Spawned {
     Failed(String),
 }
 
-#[allow(dead_code)]
 impl Spawned {
     /// In words, for `--explain` and `source.attempts` (`background: ...`).
     pub fn describe(&self) -> String {
@@ -92,7 +143,6 @@ fn source_name(source: SourceChoice) -> Option<&'static str> {
 /// `Web`; `org` is `--org`), unless another process holds the entry's fetch lock. Costs the
 /// caller one lock attempt and the start of a short-lived process (about a millisecond);
 /// never waits for the network. See the module documentation for the mechanism.
-#[allow(dead_code)]
 pub fn spawn_background(entry: &Entry, source: SourceChoice, org: Option<&str>) -> Spawned {
     let Some(name) = source_name(source) else {
         return Spawned::Failed(format!("{source:?} is not a live source"));
@@ -234,5 +284,44 @@ pub fn run(stage: Stage, source: SourceChoice, org: Option<String>) -> Exit {
             });
             Exit::Go
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::snapshot::{Origin, ParseContext, parse};
+
+    fn snap(json: &str) -> Snapshot {
+        parse(
+            json.as_bytes(),
+            Origin {
+                kind: "t".into(),
+                location: String::new(),
+            },
+            &ParseContext::default(),
+        )
+    }
+
+    #[test]
+    fn near_limit_follows_the_hot_ttl_and_max_utilization() {
+        let now = Utc::now();
+        let cool = snap(
+            r#"{"five_hour":{"utilization":79.9,"resets_at":null},"seven_day_sonnet":{"utilization":95,"resets_at":null}}"#,
+        );
+        assert_eq!(near_limit(&cool, Family::Opus, now, 100.0), None);
+        assert!(near_limit(&cool, Family::Sonnet, now, 100.0).is_some());
+        // 10 points below --max-utilization 85 is 75: 79.9 is near.
+        assert!(
+            near_limit(&cool, Family::Opus, now, 85.0)
+                .is_some_and(|w| w.contains("five_hour") && w.contains("75%"))
+        );
+        assert_eq!(near_limit(&cool, Family::Opus, now, 90.0), None);
+        let hot = snap(r#"{"five_hour":{"utilization":80,"resets_at":null}}"#);
+        assert!(near_limit(&hot, Family::Opus, now, 100.0).is_some());
+        let reset = snap(r#"{"five_hour":{"utilization":100,"resets_at":"2020-01-01T00:00:00Z"}}"#);
+        assert_eq!(near_limit(&reset, Family::Opus, now, 100.0), None);
+        let unreadable = snap(r#"{"five_hour":{"utilization":"x","resets_at":null}}"#);
+        assert!(near_limit(&unreadable, Family::Opus, now, 100.0).is_some());
     }
 }
