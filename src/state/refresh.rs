@@ -109,7 +109,8 @@ pub fn near_limit(
 pub enum Spawned {
     /// A refresh process was started; it holds the entry's fetch lock.
     Started,
-    /// Another process holds the fetch lock (a fetch or a refresh is under way): none started.
+    /// Another process holds the fetch lock (a fetch or a refresh is under way), or has just
+    /// refreshed the entry: none started.
     Busy,
     /// None could be started; why, in words.
     Failed(String),
@@ -123,7 +124,7 @@ impl Spawned {
                 "background: refresh started (detached; this start did not wait)".into()
             }
             Spawned::Busy => {
-                "background: another claude-guard process is already fetching; none started".into()
+                "background: another claude-guard process is fetching or has just fetched; none started".into()
             }
             Spawned::Failed(why) => format!("background: no refresh started ({why})"),
         }
@@ -143,7 +144,20 @@ fn source_name(source: SourceChoice) -> Option<&'static str> {
 /// `Web`; `org` is `--org`), unless another process holds the entry's fetch lock. Costs the
 /// caller one lock attempt and the start of a short-lived process (about a millisecond);
 /// never waits for the network. See the module documentation for the mechanism.
+#[allow(dead_code)] // the statusline's entry point (branch statusline); the chain passes `seen`
 pub fn spawn_background(entry: &Entry, source: SourceChoice, org: Option<&str>) -> Spawned {
+    spawn_background_unless_newer(entry, source, org, None)
+}
+
+/// [`spawn_background`], but none is started when, once the lock is taken, the entry holds a
+/// snapshot fetched after `seen` (the `fetched_at` of the stale copy the caller decided on):
+/// another process refreshed it in between ([`Spawned::Busy`]).
+pub fn spawn_background_unless_newer(
+    entry: &Entry,
+    source: SourceChoice,
+    org: Option<&str>,
+    seen: Option<DateTime<Utc>>,
+) -> Spawned {
     let Some(name) = source_name(source) else {
         return Spawned::Failed(format!("{source:?} is not a live source"));
     };
@@ -162,6 +176,15 @@ pub fn spawn_background(entry: &Entry, source: SourceChoice, org: Option<&str>) 
         Ok(()) => {}
         Err(nix::errno::Errno::EWOULDBLOCK) => return Spawned::Busy,
         Err(e) => return Spawned::Failed(format!("the lock cannot be taken: {e}")),
+    }
+    if let Some(seen) = seen
+        && entry
+            .read()
+            .and_then(|s| s.fetched_at)
+            .is_some_and(|t| t > seen)
+    {
+        // Refreshed between the caller's read and the lock (dropping `file` unlocks it).
+        return Spawned::Busy;
     }
     let exe = match std::env::current_exe() {
         Ok(p) => p,

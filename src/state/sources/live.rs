@@ -182,7 +182,12 @@ impl Chain<'_> {
             LiveKind::Oauth { .. } => SourceChoice::Oauth,
             LiveKind::Web { .. } => SourceChoice::Web,
         };
-        let spawned = refresh::spawn_background(entry, choice, self.req.config.org.as_deref());
+        let spawned = refresh::spawn_background_unless_newer(
+            entry,
+            choice,
+            self.req.config.org.as_deref(),
+            state.fetched_at,
+        );
         self.pending.push(("refresh", spawned.describe()));
         Some(Step::Used(snap, state.snapshot.clone()))
     }
