@@ -77,10 +77,6 @@ pub enum Command {
     /// fetched_at, usage, overage, subscription, errors} on stdout, for `--snapshot` elsewhere
     /// (exit 0, or 20 when no source gave usage).
     Snapshot(Deferred<SnapshotArgs>),
-    /// Internal, hidden: the detached background refresh of the cache that a start deciding on
-    /// a stale snapshot launches (see `state::refresh`).
-    #[command(name = "__refresh", hide = true)]
-    Refresh(Deferred<RefreshArgs>),
 }
 
 /// `init SHELL [--cmd NAME]`.
@@ -317,9 +313,12 @@ pub struct SnapshotArgs {
     pub model: Option<String>,
 }
 
-/// `__refresh --stage detach|fetch --source oauth|web [--org X]` (hidden; no environment
-/// variables: only the guard that starts it passes these).
-#[derive(Debug, Args)]
+/// `claude-guard __refresh --stage detach|fetch --source oauth|web [--org X]`: the detached
+/// background refresh a start deciding on a stale snapshot launches (`state::refresh`).
+/// Internal: parsed apart from [`Cli`] (so help, completions and man pages never show it),
+/// and no environment variables (only the guard that starts it passes these).
+#[derive(Debug, Parser)]
+#[command(name = "claude-guard __refresh", no_binary_name = true)]
 pub struct RefreshArgs {
     /// Which half of the refresh this process is.
     #[arg(long, value_enum)]
@@ -381,6 +380,17 @@ mod tests {
     fn verify_cli() {
         Cli::command().debug_assert();
         command().debug_assert();
+        RefreshArgs::command().debug_assert();
+    }
+
+    #[test]
+    fn the_internal_refresh_command_is_apart_from_the_cli() {
+        let a = RefreshArgs::try_parse_from(["--stage", "fetch", "--source", "oauth"]).unwrap();
+        assert_eq!(a.stage, crate::state::refresh::Stage::Fetch);
+        assert!(RefreshArgs::try_parse_from(["--stage", "fetch"]).is_err());
+        assert!(Cli::try_parse_from(["g", "__refresh", "--stage", "fetch"]).is_err());
+        let help = command().render_long_help().to_string();
+        assert!(!help.contains("__refresh"), "{help}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::io::Write;
 
 use anyhow::Result;
+use clap::Parser;
 
 use crate::act::evaluate::{Clock, Evaluation, Inputs, env_var, evaluate, load_snapshot};
 use crate::act::{launch, wait};
@@ -33,11 +34,6 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Completions(args) => completions(args),
         Command::Man(args) => man(args),
         Command::Snapshot(args) => snapshot_cmd(args.0),
-        Command::Refresh(args) => Ok(crate::state::refresh::run(
-            args.0.stage,
-            args.0.source,
-            args.0.org,
-        )),
     }
 }
 
@@ -379,6 +375,21 @@ fn snapshot_json(loaded: &Loaded) -> serde_json::Value {
         Some(other) => other.clone(),
         None => crate::core::snapshot::to_claudemeter(&loaded.snapshot),
     }
+}
+
+/// The internal `__refresh` command (not part of [`Cli`]: never in help or completions), when
+/// `argv` names it: its exit status.
+pub fn internal(argv: &[OsString]) -> Option<Exit> {
+    if argv
+        .get(1)
+        .is_none_or(|a| a != crate::state::refresh::COMMAND)
+    {
+        return None;
+    }
+    Some(match crate::cli::RefreshArgs::try_parse_from(&argv[2..]) {
+        Ok(a) => crate::state::refresh::run(a.stage, a.source, a.org),
+        Err(_) => Exit::Usage,
+    })
 }
 
 /// argv for a guard invoked under the name `claude`: `claude-guard run -- ARGS`.
