@@ -112,7 +112,7 @@ pub enum Spawned {
     /// Another process holds the fetch lock (a fetch or a refresh is under way), or has just
     /// refreshed the entry: none started.
     Busy,
-    /// None could be started; why, in words.
+    /// None could be started (the caller then fetches in the foreground); why, in words.
     Failed(String),
 }
 
