@@ -7,6 +7,8 @@
 pub mod decide;
 pub mod exit_codes;
 pub mod fallback;
+#[cfg(test)]
+mod fuzz;
 pub mod model;
 pub mod plan;
 pub mod policy;

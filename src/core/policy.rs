@@ -43,6 +43,10 @@ pub struct Policy {
     pub grace: Duration,
     /// `Some` when the caller will wait (`run --wait`, `wait`): enables the `--max-wait` rule.
     pub wait: Option<WaitPolicy>,
+    /// `true` when `now` is an explicit `--now` (a replay): a snapshot fetched after it counts
+    /// as age 0. `false` on the real clock: a `fetched_at` more than
+    /// [`crate::core::decide::MAX_CLOCK_SKEW`] ahead makes the state unknown.
+    pub replay: bool,
 }
 
 impl Default for Policy {
@@ -54,6 +58,7 @@ impl Default for Policy {
             on_unknown: OnUnknown::Refuse,
             grace: Duration::from_secs(60),
             wait: None,
+            replay: false,
         }
     }
 }
