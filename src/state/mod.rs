@@ -10,6 +10,7 @@ pub mod claude_files;
 pub mod credentials;
 pub mod http;
 pub mod oauth;
+pub mod refresh;
 pub mod source;
 pub mod sources;
 pub mod web;

@@ -27,7 +27,7 @@ use crate::state::cache::{self, Entry, Lock, State};
 use crate::state::credentials::{self, Credentials, Lookup, Token};
 use crate::state::http::Deadline;
 use crate::state::oauth::{self, Fetch};
-use crate::state::{claude_files, source, web};
+use crate::state::{claude_files, refresh, source, web};
 
 mod live;
 use live::Live;
@@ -68,6 +68,10 @@ pub struct SourceConfig {
     pub org: Option<String>,
     /// `--utilization-scale`: how foreign files write utilization.
     pub utilization_scale: snapshot::UtilizationScale,
+    /// Stale-while-revalidate: decide on a stale cached snapshot at once (refreshing it in
+    /// the background) when it is within `--max-age` and no applicable bucket is near its
+    /// limit ([`crate::state::refresh`]). `None`: a stale cache is fetched in the foreground.
+    pub revalidate: Option<crate::state::refresh::Revalidate>,
 }
 
 /// What the chain needs to know.
@@ -85,7 +89,10 @@ pub struct Request<'a> {
 /// One source's turn, for `--explain` and `--json` (`source.attempts`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Attempt {
-    /// `snapshot`, `cache`, `claude-code`, `bridge`, `oauth`, `web` or `fallback`.
+    /// `snapshot`, `cache`, `claude-code`, `bridge`, `oauth`, `web` or `fallback`; or
+    /// `refresh` after a stale `cache`: `background: ...` (decided on the stale snapshot, a
+    /// detached refresh started or already under way) or `foreground: ...` (why the chain
+    /// goes on to fetch now).
     pub source: &'static str,
     /// What happened, in words (`used: ...`, `skipped: ...`, `failed: ...`). Never a secret.
     pub result: String,
@@ -140,6 +147,8 @@ struct Chain<'a> {
     /// Last good copies seen on the way, for the fallback.
     fallback: Vec<(Snapshot, Option<Value>)>,
     secrets: Vec<Token>,
+    /// Notes to add after the current source's own attempt (the background refresh).
+    pending: Vec<(&'static str, String)>,
 }
 
 fn usable(s: &Snapshot) -> bool {
@@ -166,6 +175,7 @@ impl<'a> Chain<'a> {
             failures: Vec::new(),
             fallback: Vec::new(),
             secrets: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -245,7 +255,11 @@ impl<'a> Chain<'a> {
                     .collect();
                 self.cache_step(&lives)
             };
-            if let Some(used) = self.record("cache", step) {
+            let used = self.record("cache", step);
+            for (source, note) in std::mem::take(&mut self.pending) {
+                self.note(source, note);
+            }
+            if let Some(used) = used {
                 return self.done(used);
             }
         }
