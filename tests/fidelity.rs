@@ -1,0 +1,214 @@
+//! Fidelity: for each command line in tests/fixtures/claude-argv-cases.json marked `real`, the
+//! guard (`run --json`) decides and execs the REAL Claude Code, which talks to a stand-in
+//! Messages API on 127.0.0.1. The model in the request body claude sends must be of the family
+//! the guard checked (`model_family`), and of the family the table expects; a `no-turn` case
+//! must send no model request (and the guard must pass it through without a decision); a
+//! `plan-off` case must not use the plan's OAuth login. When a Claude Code release changes a
+//! rule, this test fails instead of the guard misjudging runs.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::standin::{StandIn, Turn, fake_login};
+use common::{NOW, example, real_claude};
+
+/// The token [`fake_login`] writes: a request carrying it used the plan's OAuth login.
+const FAKE_OAUTH: &str = "sk-ant-oat01-STANDIN-NOT-A-REAL-TOKEN";
+
+#[derive(serde::Deserialize, Clone)]
+struct Case {
+    name: String,
+    argv: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    files: BTreeMap<String, serde_json::Value>,
+    expect: String,
+    #[serde(default)]
+    real: bool,
+}
+
+fn cases() -> Vec<Case> {
+    #[derive(serde::Deserialize)]
+    struct Table {
+        cases: Vec<Case>,
+    }
+    let text =
+        std::fs::read_to_string(common::root().join("tests/fixtures/claude-argv-cases.json"))
+            .expect("the case table");
+    let table: Table = serde_json::from_str(&text).expect("the case table parses");
+    table.cases.into_iter().filter(|c| c.real).collect()
+}
+
+/// Writes the case's settings and agent files: `user_*` under `home/.claude`, `project_*` and
+/// `local_*` under `work/.claude`.
+fn write_files(case: &Case, home: &Path, work: &Path) {
+    for (key, value) in &case.files {
+        let (base, rest) = match key.split_once('_') {
+            Some(("user", rest)) => (home.join(".claude"), rest),
+            Some(("project", rest)) => (work.join(".claude"), rest),
+            Some(("local", "settings")) => (work.join(".claude"), "local"),
+            _ => panic!("{}: unknown files key {key}", case.name),
+        };
+        std::fs::create_dir_all(&base).unwrap();
+        match rest {
+            "settings" => std::fs::write(base.join("settings.json"), value.to_string()).unwrap(),
+            "local" => std::fs::write(base.join("settings.local.json"), value.to_string()).unwrap(),
+            "agents" => {
+                let dir = base.join("agents");
+                std::fs::create_dir_all(&dir).unwrap();
+                for (file, text) in value.as_object().expect("agents: {file: text}") {
+                    std::fs::write(dir.join(file), text.as_str().unwrap()).unwrap();
+                }
+            }
+            other => panic!("{}: unknown files kind {other}", case.name),
+        }
+    }
+}
+
+/// A model id's family by name, independent of the guard's own code.
+fn family_of_id(model: &str) -> &'static str {
+    for family in ["opus", "sonnet", "haiku", "fable", "mythos"] {
+        if model.contains(family) {
+            return family;
+        }
+    }
+    "unknown"
+}
+
+/// What one case gave: the guard's JSON (none when it passed the run through), the stand-in's
+/// main-loop requests, and the output for messages.
+struct Seen {
+    guard: Option<serde_json::Value>,
+    models: Vec<String>,
+    oauth_used: bool,
+    stderr: String,
+    code: Option<i32>,
+}
+
+fn run_case(case: &Case) -> Seen {
+    let api = StandIn::start(vec![Turn::text("done.")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, work) = (tmp.path().join("home"), tmp.path().join("work"));
+    std::fs::create_dir_all(&work).unwrap();
+    fake_login(&home);
+    write_files(case, &home, &work);
+    let mut cmd = Command::new(common::bin());
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("CLAUDE") || k.starts_with("ANTHROPIC") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.envs(api.claude_env(&home))
+        .envs(&case.env)
+        .env("CLAUDE_GUARD_CLAUDE", real_claude())
+        .env("NO_COLOR", "1")
+        .args(["run", "--json", "--now", NOW, "--snapshot"])
+        .arg(example("healthy.json"))
+        .arg("--")
+        .args(&case.argv)
+        .current_dir(&work)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn claude-guard");
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(90) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let guard = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v.get("decision").is_some());
+    let messages = api.messages();
+    Seen {
+        guard,
+        models: messages
+            .iter()
+            .filter_map(|r| r.model().map(str::to_owned))
+            .collect(),
+        oauth_used: messages.iter().any(|r| {
+            r.header("authorization")
+                .is_some_and(|a| a.contains(FAKE_OAUTH))
+        }),
+        stderr,
+        code: out.status.code(),
+    }
+}
+
+/// The mismatch for one case, if any.
+fn check(case: &Case, seen: &Seen) -> Option<String> {
+    let real = seen.models.first().map(|m| family_of_id(m));
+    let guard_family = seen
+        .guard
+        .as_ref()
+        .and_then(|g| g["model_family"].as_str().map(str::to_owned));
+    let plan_off = seen
+        .guard
+        .as_ref()
+        .is_some_and(|g| g["plan_limits"]["apply"] == serde_json::json!(false));
+    let problem = match case.expect.as_str() {
+        "no-turn" if !seen.models.is_empty() => {
+            format!("claude made a model turn ({:?})", seen.models)
+        }
+        "no-turn" if seen.guard.is_some() => "the guard decided instead of passing through".into(),
+        "no-turn" => return None,
+        _ if real.is_none() => "claude sent no model request".into(),
+        "plan-off" if seen.oauth_used => "claude used the plan's OAuth login".into(),
+        "plan-off" if !plan_off => "the guard checked plan limits".into(),
+        "plan-off" => return None,
+        want if real != Some(want) => {
+            format!("claude ran {:?}, the table says {want}", seen.models[0])
+        }
+        want if guard_family.as_deref() != Some(want) => {
+            format!("the guard checked {guard_family:?}, claude ran {want}")
+        }
+        _ if !seen.oauth_used => "claude did not use the plan's OAuth login".into(),
+        _ => return None,
+    };
+    Some(format!(
+        "{}: {:?}: {problem} (exit {:?})\n{}",
+        case.name,
+        case.argv,
+        seen.code,
+        seen.stderr
+            .lines()
+            .filter(|l| !l.starts_with('{'))
+            .take(6)
+            .collect::<Vec<_>>()
+            .join("\n")
+    ))
+}
+
+#[test]
+fn the_guard_checks_the_model_the_real_claude_code_runs() {
+    let cases = cases();
+    assert!(
+        cases.len() >= 30,
+        "the table marks {} real cases",
+        cases.len()
+    );
+    // Two at a time: each run is one real Claude Code start (about a second of CPU).
+    let mut problems = Vec::new();
+    for pair in cases.chunks(2) {
+        let handles: Vec<_> = pair
+            .iter()
+            .cloned()
+            .map(|case| std::thread::spawn(move || (run_case(&case), case)))
+            .collect();
+        for h in handles {
+            let (seen, case) = h.join().unwrap();
+            problems.extend(check(&case, &seen));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
