@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::core::decide::{Decision, PlanLimits, Reason, Verdict, fmt_pct};
 use crate::core::model::{Family, ModelChoice};
 use crate::core::snapshot::{BucketKind, Overage, OverageOrigin, Snapshot, money};
-pub use crate::core::time::{relative, utc};
+pub use crate::core::time::{relative, rfc3339, utc};
 
 /// Version of the `--json` object's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -274,7 +274,7 @@ fn verdict_key(v: Verdict) -> &'static str {
 }
 
 fn time_json(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| Value::String(utc(t)))
+    t.map_or(Value::Null, |t| Value::String(rfc3339(t)))
 }
 
 fn overage_json(ov: &Overage, now: DateTime<Utc>) -> Value {
