@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::standin::{StandIn, Turn, fake_login};
-use common::{NOW, example, real_claude};
+use common::{Guard, NOW, example, real_claude, recorded_args, recording_stub};
 
 /// The token [`fake_login`] writes: a request carrying it used the plan's OAuth login.
 const FAKE_OAUTH: &str = "sk-ant-oat01-STANDIN-NOT-A-REAL-TOKEN";
@@ -211,4 +211,166 @@ fn the_guard_checks_the_model_the_real_claude_code_runs() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// `claude-guard run --snapshot SNAPSHOT -- ARGS` with a recording stub as claude: the exit
+/// code, whether the stub started, and stderr.
+fn stub_run(snapshot: &Path, args: &[&str]) -> (Option<i32>, bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = recording_stub(dir.path());
+    let out = Guard::new()
+        .env("CLAUDE_GUARD_CLAUDE", &stub)
+        .args(["run", "--on-unknown", "refuse", "--now", NOW, "--snapshot"])
+        .args([snapshot])
+        .args(["--"])
+        .args(args)
+        .run();
+    let started = recorded_args(dir.path()).is_some_and(|a| a == args);
+    (out.code, started, out.stderr)
+}
+
+#[test]
+fn model_turns_that_looked_like_subcommands_are_checked() {
+    let pinned = example("five-hour-pinned.json");
+    for args in [
+        &["-p", "doctor"][..],
+        &["doctor", "-p"],
+        &["-p", "update"],
+        &["-p", "mcp", "list"],
+        &["-p", "--", "doctor"],
+        &["--verbose", "logs"],
+        &["--model", "opus", "stop", "myname"],
+        &["plugin", "eval", "./p"],
+        &["plugin", "test", "./p"],
+    ] {
+        let (code, started, stderr) = stub_run(&pinned, args);
+        assert_eq!((code, started), (Some(10), false), "{args:?}: {stderr}");
+    }
+    // The real subcommands still go.
+    for args in [
+        &["doctor"][..],
+        &["logs"],
+        &["--verbose", "stop", "1a2b3c4d"],
+    ] {
+        let (code, started, stderr) = stub_run(&pinned, args);
+        assert_eq!((code, started), (Some(7), true), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn no_model_turn_passes_through_without_reading_any_state() {
+    // The snapshot does not exist and unknown refuses: only a run that reads no state goes.
+    let missing = Path::new("/nonexistent/claude-guard-snapshot.json");
+    for args in [
+        &["--version"][..],
+        &["-v"],
+        &["-V"],
+        &["--help"],
+        &["-p", "hi", "-h"],
+        &["--update"],
+        &["--upgrade"],
+        &["-p", "/usage"],
+        &["mcp", "list"],
+    ] {
+        let (code, started, stderr) = stub_run(missing, args);
+        assert_eq!((code, started), (Some(7), true), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+    for args in [
+        &["-v", "-p", "hi"][..],
+        &["--update", "now"],
+        &["-p", "/usage now"],
+    ] {
+        let (code, started, _) = stub_run(missing, args);
+        assert_eq!((code, started), (Some(20), false), "{args:?}");
+    }
+}
+
+#[test]
+fn opusplan_and_plan_mode_pick_the_bucket_claude_uses() {
+    let opus_pinned = example("opus-weekly-pinned.json");
+    let (code, started, stderr) = stub_run(&opus_pinned, &["-p", "--model", "opusplan", "hi"]);
+    assert_eq!(
+        (code, started),
+        (Some(7), true),
+        "opusplan runs Sonnet: {stderr}"
+    );
+    let (code, started, _) = stub_run(
+        &opus_pinned,
+        &[
+            "-p",
+            "--permission-mode",
+            "plan",
+            "--model",
+            "opusplan",
+            "hi",
+        ],
+    );
+    assert_eq!(
+        (code, started),
+        (Some(12), false),
+        "opusplan in plan mode runs Opus"
+    );
+}
+
+#[test]
+fn resets_at_keeps_the_servers_fraction_for_programs() {
+    let out = Guard::new()
+        .args(["check", "--json", "--now", NOW, "--snapshot"])
+        .args([example("five-hour-pinned.json")])
+        .run();
+    assert_eq!(out.code, Some(10), "{out:?}");
+    let json = out.json();
+    assert_eq!(json["resets_at"], "2026-11-20T11:00:00.412873Z");
+    let five = json["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "five_hour")
+        .cloned()
+        .unwrap();
+    assert_eq!(five["resets_at"], "2026-11-20T11:00:00.412873Z");
+    // People's text rounds up, never to an earlier second.
+    let human = Guard::new()
+        .args(["check", "--now", NOW, "--snapshot"])
+        .args([example("five-hour-pinned.json")])
+        .run();
+    assert!(
+        human.stderr.contains("2026-11-20T11:00:01Z"),
+        "{}",
+        human.stderr
+    );
+}
+
+#[test]
+fn a_refusal_on_oauth_apps_alone_says_claude_code_does_not_list_it() {
+    let out = Guard::new()
+        .args(["check", "--now", NOW, "--snapshot"])
+        .args([example("oauth-apps-pinned.json")])
+        .run();
+    assert_eq!(out.code, Some(14), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("Claude Code's own client does not list seven_day_oauth_apps"),
+        "{}",
+        out.stderr
+    );
+    let other = Guard::new()
+        .args(["check", "--now", NOW, "--snapshot"])
+        .args([example("five-hour-pinned.json")])
+        .run();
+    assert!(!other.stderr.contains("does not list"), "{}", other.stderr);
+}
+
+#[test]
+fn a_mistyped_guard_option_before_an_explicit_separator_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = recording_stub(dir.path());
+    let out = Guard::new()
+        .env("CLAUDE_GUARD_CLAUDE", &stub)
+        .args(["run", "--wiat", "--", "-p", "x"])
+        .run();
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("'--wiat'"), "{}", out.stderr);
+    assert!(recorded_args(dir.path()).is_none(), "claude must not start");
 }

@@ -161,6 +161,15 @@ pub fn refusal_lines(o: &Outcome) -> Vec<String> {
     if d.pinned.len() > 1 {
         lines.push(format!("  pinned: {}", d.pinned.join(", ")));
     }
+    if d.pinned == ["seven_day_oauth_apps"] {
+        // DESIGN.md "Corrections": the server has not been seen enforcing this bucket.
+        lines.push(
+            "  note: Claude Code's own client does not list seven_day_oauth_apps among its limits \
+             (the server has not been seen enforcing it), so claude may well run; this refusal is \
+             the guard's step 3."
+                .into(),
+        );
+    }
     let mut help = Vec::new();
     if let Some(reset) = d.resets_at.filter(|_| d.waitable && !o.waiting) {
         let hours = ((reset - o.now).num_minutes() + 59) / 60 + 1;
