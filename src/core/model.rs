@@ -3,7 +3,7 @@
 //! argv > the main-thread agent's `model:` (unless `inherit`) > `ANTHROPIC_MODEL` > `model` in
 //! the settings (`--settings` > `.claude/settings.local.json` > `.claude/settings.json` >
 //! `$CLAUDE_CONFIG_DIR/settings.json` or `~/.claude/settings.json`, as `--setting-sources`
-//! allows) > the account default (Opus for subscribers). Aliases follow
+//! allows) > the account default (`ANTHROPIC_DEFAULT_MODEL`, else Opus for subscribers). Aliases follow
 //! `ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU,FABLE}_MODEL`; plan mode turns `opusplan` into Opus
 //! (else Sonnet) and `haiku` into Sonnet.
 //!
@@ -803,12 +803,24 @@ pub fn resolve(i: &Inputs) -> ModelChoice {
         .or_else(|| {
             setting(i.settings, |v| v.get("model")).map(|(m, l)| (m.to_owned(), l.to_owned()))
         });
-    let default_family = family_in("opus", false, env).unwrap_or(Family::Opus);
+    // The account default: `ANTHROPIC_DEFAULT_MODEL`, else the subscriber default, Opus (as
+    // `ANTHROPIC_DEFAULT_OPUS_MODEL` remaps it).
+    let default_model = env("ANTHROPIC_DEFAULT_MODEL").filter(|m| nonempty(m));
+    let default_family = default_model
+        .as_deref()
+        .and_then(|m| family_in(m, plan, env))
+        .or_else(|| family_in("opus", false, env))
+        .unwrap_or(Family::Opus);
+    let default_source = if default_model.is_some() {
+        "ANTHROPIC_DEFAULT_MODEL"
+    } else {
+        "default"
+    };
     match picked {
         Some((model, source)) if model.trim() == "default" => ModelChoice {
             family: default_family,
             model: Some(model),
-            source: format!("the account default ({source} default)"),
+            source: format!("the account default ({source} default, {default_source})"),
             note: None,
         },
         Some((model, source)) => {
@@ -843,8 +855,8 @@ pub fn resolve(i: &Inputs) -> ModelChoice {
         }
         None => ModelChoice {
             family: default_family,
-            model: None,
-            source: "default".into(),
+            model: default_model,
+            source: default_source.into(),
             note: None,
         },
     }
