@@ -382,3 +382,39 @@ fn a_mistyped_guard_option_before_an_explicit_separator_is_a_usage_error() {
     assert!(out.stderr.contains("'--wiat'"), "{}", out.stderr);
     assert!(recorded_args(dir.path()).is_none(), "claude must not start");
 }
+
+#[test]
+fn agents_and_settings_come_from_claude_config_dir() {
+    let config = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(config.path().join("agents")).unwrap();
+    std::fs::write(
+        config.path().join("agents/rev.md"),
+        "---\nname: rev\ndescription: Reviews\nmodel: haiku\n---\nReview.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        config.path().join("settings.json"),
+        r#"{"agent": "rev", "permissions": {"defaultMode": "plan"}}"#,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let stub = recording_stub(dir.path());
+    let out = Guard::new()
+        .env("CLAUDE_GUARD_CLAUDE", &stub)
+        .env("CLAUDE_CONFIG_DIR", config.path())
+        .args(["run", "--json", "--now", NOW, "--snapshot"])
+        .args([example("healthy.json")])
+        .args(["--", "-p", "hi"])
+        .run();
+    assert_eq!(out.code, Some(7), "{out:?}");
+    let json = out.stderr_json();
+    // haiku, from the agent in CLAUDE_CONFIG_DIR, is Sonnet in plan mode (from its settings).
+    assert_eq!(json["model_family"], "sonnet", "{json}");
+    assert!(
+        json["model"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("agent rev"),
+        "{json}"
+    );
+}
