@@ -30,6 +30,8 @@ struct Case {
     expect: String,
     #[serde(default)]
     real: bool,
+    #[serde(default)]
+    pty: bool,
 }
 
 fn cases() -> Vec<Case> {
@@ -47,7 +49,7 @@ fn cases() -> Vec<Case> {
     table
         .cases
         .into_iter()
-        .filter(|c| c.real && c.name.contains(&only))
+        .filter(|c| (c.real || c.pty) && c.name.contains(&only))
         .collect()
 }
 
@@ -104,7 +106,38 @@ fn run_case(case: &Case) -> Seen {
     std::fs::create_dir_all(&work).unwrap();
     fake_login(&home);
     write_files(case, &home, &work);
-    let mut cmd = Command::new(common::bin());
+    // An interactive claude asks nothing about a working directory it already trusts.
+    let config_path = home.join(".claude.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["projects"] = serde_json::json!({
+        work.display().to_string(): {"hasTrustDialogAccepted": true, "hasCompletedProjectOnboarding": true}
+    });
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let mut guard_argv: Vec<std::ffi::OsString> = ["run", "--json", "--now", NOW, "--snapshot"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    guard_argv.push(example("healthy.json").into());
+    guard_argv.push("--".into());
+    guard_argv.extend(case.argv.iter().map(Into::into));
+    let mut cmd = if case.pty {
+        // On a terminal: script(1) runs the guard (and so claude) on a pseudo-terminal.
+        let quote =
+            |a: &std::ffi::OsStr| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''"));
+        let line: Vec<String> = std::iter::once(common::bin().into_os_string())
+            .chain(guard_argv)
+            .map(|a| quote(&a))
+            .collect();
+        let mut c = Command::new("script");
+        c.args(["-qefc", &line.join(" "), "/dev/null"])
+            .env("TERM", "xterm");
+        c
+    } else {
+        let mut c = Command::new(common::bin());
+        c.args(guard_argv);
+        c
+    };
     for (key, _) in std::env::vars_os() {
         let k = key.to_string_lossy();
         if k.starts_with("CLAUDE") || k.starts_with("ANTHROPIC") {
@@ -115,25 +148,33 @@ fn run_case(case: &Case) -> Seen {
         .envs(&case.env)
         .env("CLAUDE_GUARD_CLAUDE", real_claude())
         .env("NO_COLOR", "1")
-        .args(["run", "--json", "--now", NOW, "--snapshot"])
-        .arg(example("healthy.json"))
-        .arg("--")
-        .args(&case.argv)
         .current_dir(&work)
-        .stdin(Stdio::null())
+        // Kept open (piped, never written) so an interactive claude waits instead of ending.
+        .stdin(if case.pty {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn claude-guard");
     let start = Instant::now();
-    while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(90) {
+    let limit = Duration::from_secs(if case.pty { 30 } else { 90 });
+    while child.try_wait().unwrap().is_none()
+        && start.elapsed() < limit
+        && !(case.pty && !api.messages().is_empty())
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
+    // An interactive claude never ends by itself: stopped once its first request is in.
+    std::thread::sleep(Duration::from_millis(if case.pty { 300 } else { 0 }));
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stderr =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     let guard = stderr
         .lines()
-        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| l.find('{').map(|i| l[i..].trim_end()))
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .find(|v| v.get("decision").is_some());
     let messages = api.messages();

@@ -546,9 +546,8 @@ fn no_turn(args: &[OsString], out: &ClaudeArgs, operands: &[usize], help: bool) 
         // In print mode claude registers no subcommands: the first operand is the prompt.
         return (word == b"/usage").then_some(NoTurn::Usage);
     }
-    if out.terminator.is_some_and(|t| t < first) {
-        return None;
-    }
+    // Outside print mode, an operand after `--` can still be a subcommand (`claude -- doctor`
+    // runs doctor): commander dispatches on the first operand wherever it came from.
     let name = text(word);
     if !NO_MODEL_SUBCOMMANDS.contains(&name.as_str()) {
         return None;
