@@ -162,7 +162,7 @@ fn run_case(case: &Case) -> Seen {
     let limit = Duration::from_secs(if case.pty { 30 } else { 90 });
     while child.try_wait().unwrap().is_none()
         && start.elapsed() < limit
-        && !(case.pty && !api.messages().is_empty())
+        && (!case.pty || api.messages().is_empty())
     {
         std::thread::sleep(Duration::from_millis(20));
     }
