@@ -411,11 +411,11 @@ fn arity(name: &str) -> Arity {
 /// unknown options are taken as booleans and listed in `unknown_options`.
 pub fn parse_claude_args(args: &[OsString]) -> ClaudeArgs {
     let mut out = ClaudeArgs::default();
-    // (index, item) of operands: the prompt and subcommand words.
+    // argv indexes of the operands: the prompt and subcommand words.
     let mut operands: Vec<usize> = Vec::new();
     let mut help = false;
     let mut i = 0;
-    // The rest of a short-option cluster still to read (`-pn` → `-n`), with its argv index.
+    // The rest of a short-option cluster still to read (`-pn` → `-n`), at argv index `i`.
     let mut pending: Option<Vec<u8>> = None;
     while i < args.len() {
         let (arg, clustered): (Vec<u8>, bool) = match pending.take() {
