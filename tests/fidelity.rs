@@ -32,6 +32,8 @@ struct Case {
     real: bool,
     #[serde(default)]
     pty: bool,
+    #[serde(default)]
+    approved_api_keys: Vec<String>,
 }
 
 fn cases() -> Vec<Case> {
@@ -113,6 +115,8 @@ fn run_case(case: &Case) -> Seen {
     config["projects"] = serde_json::json!({
         work.display().to_string(): {"hasTrustDialogAccepted": true, "hasCompletedProjectOnboarding": true}
     });
+    config["customApiKeyResponses"] =
+        serde_json::json!({"approved": case.approved_api_keys, "rejected": []});
     std::fs::write(&config_path, config.to_string()).unwrap();
     let mut guard_argv: Vec<std::ffi::OsString> = ["run", "--json", "--now", NOW, "--snapshot"]
         .iter()

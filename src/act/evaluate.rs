@@ -115,6 +115,18 @@ pub fn resolve_model(
     (choice, settings)
 }
 
+/// `customApiKeyResponses.approved`, read only when it can matter: `ANTHROPIC_API_KEY` is set
+/// and the run is interactive (else the key wins, or is absent, whatever the config says).
+fn approved_api_keys(args: &ClaudeArgs, stdout_tty: bool) -> Vec<String> {
+    if env_var("ANTHROPIC_API_KEY").is_some_and(|k| !k.is_empty())
+        && !plan::non_interactive(args, stdout_tty)
+    {
+        claude_files::approved_api_keys()
+    } else {
+        vec![]
+    }
+}
+
 /// Reads the state and decides, at `inputs.clock.now()` (`--refresh` bypasses the caches).
 pub fn evaluate(inputs: &Inputs) -> Evaluation {
     evaluate_with(inputs, inputs.refresh)
@@ -124,9 +136,13 @@ pub fn evaluate(inputs: &Inputs) -> Evaluation {
 pub fn evaluate_with(inputs: &Inputs, refresh: bool) -> Evaluation {
     let now = inputs.clock.now();
     let (model, settings) = resolve_model(inputs.explicit_model, &inputs.claude_args);
-    if let Some(why) =
-        plan::not_applicable(&env_var, &inputs.claude_args, &settings, inputs.stdout_tty)
-    {
+    if let Some(why) = plan::not_applicable(
+        &env_var,
+        &inputs.claude_args,
+        &settings,
+        inputs.stdout_tty,
+        &approved_api_keys(&inputs.claude_args, inputs.stdout_tty),
+    ) {
         return Evaluation {
             decision: Decision::plan_limits_off(why),
             snapshot: None,

@@ -881,6 +881,8 @@ mod tests {
         #[serde(default)]
         files: Files,
         tty: Option<bool>,
+        #[serde(default)]
+        approved_api_keys: Vec<String>,
         expect: String,
     }
 
@@ -941,8 +943,14 @@ mod tests {
                 &listing(&f.user_agents, SettingSource::User),
             )
         });
-        if crate::core::plan::not_applicable(&env, &a, &settings, case.tty.unwrap_or(true))
-            .is_some()
+        if crate::core::plan::not_applicable(
+            &env,
+            &a,
+            &settings,
+            case.tty.unwrap_or(true),
+            &case.approved_api_keys,
+        )
+        .is_some()
         {
             return "plan-off".into();
         }

@@ -31,14 +31,29 @@ pub fn non_interactive(args: &ClaudeArgs, stdout_tty: bool) -> bool {
     args.print || args.init_only || args.sdk_url || !stdout_tty
 }
 
+/// Whether an interactive run uses `key`: Claude Code asks once and keeps the answer in the
+/// global config's `customApiKeyResponses.approved`, a list of keys' last 20 characters.
+pub fn api_key_approved(key: &str, approved: &[String]) -> bool {
+    let key = key.trim();
+    let tail = key
+        .char_indices()
+        .rev()
+        .nth(19)
+        .map_or(key, |(i, _)| &key[i..]);
+    approved.iter().any(|a| a == tail)
+}
+
 /// Why plan limits do not apply to this run, or `None` when they do. `env` looks up a
 /// variable; `settings` are the parsed settings files with their labels (for `apiKeyHelper`);
-/// `stdout_tty` says whether claude's stdout (the guard's, which claude inherits) is a terminal.
+/// `stdout_tty` says whether claude's stdout (the guard's, which claude inherits) is a terminal;
+/// `approved_api_keys` is `customApiKeyResponses.approved` from Claude Code's global config
+/// (read only when `ANTHROPIC_API_KEY` is set and the run is interactive).
 pub fn not_applicable(
     env: &dyn Fn(&str) -> Option<String>,
     args: &ClaudeArgs,
     settings: &[(String, serde_json::Value)],
     stdout_tty: bool,
+    approved_api_keys: &[String],
 ) -> Option<String> {
     let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
     if set("ANTHROPIC_AUTH_TOKEN") {
@@ -89,6 +104,14 @@ pub fn not_applicable(
             "ANTHROPIC_API_KEY is set and the run is non-interactive ({how}): the API key wins over the plan"
         ));
     }
+    if let Some(key) = env("ANTHROPIC_API_KEY").filter(|k| !k.is_empty())
+        && api_key_approved(&key, approved_api_keys)
+    {
+        return Some(
+            "ANTHROPIC_API_KEY is set and approved for interactive use (customApiKeyResponses): the API key wins over the plan"
+                .into(),
+        );
+    }
     if args.bare {
         return Some("--bare never reads the claude.ai login: the run cannot use the plan".into());
     }
@@ -119,22 +142,37 @@ mod tests {
     #[test]
     fn each_reason_names_its_cause() {
         let key = env_of(&[("ANTHROPIC_API_KEY", "sk")]);
-        let why = not_applicable(&key, &args(&["x"]), &[], false).unwrap();
+        let why = not_applicable(&key, &args(&["x"]), &[], false, &[]).unwrap();
         assert!(why.contains("stdout is not a terminal"), "{why}");
-        let why = not_applicable(&key, &args(&["-p", "x"]), &[], true).unwrap();
+        let why = not_applicable(&key, &args(&["-p", "x"]), &[], true, &[]).unwrap();
         assert!(why.contains("(-p)"), "{why}");
-        assert_eq!(not_applicable(&key, &args(&["-pc", "x"]), &[], true), None);
+        assert_eq!(
+            not_applicable(&key, &args(&["-pc", "x"]), &[], true, &[]),
+            None
+        );
+        let approved = ["sk".to_owned()];
+        let why = not_applicable(&key, &args(&["x"]), &[], true, &approved).unwrap();
+        assert!(why.contains("approved"), "{why}");
+        assert!(api_key_approved(
+            " sk-ant-api03-0123456789abcdefghijKLMN ",
+            &["456789abcdefghijKLMN".to_owned()]
+        ));
+        assert!(!api_key_approved(
+            "sk-ant-api03-other",
+            &["456789abcdefghijKLMN".to_owned()]
+        ));
         let helper = vec![(
             "~/.claude/settings.json".to_owned(),
             serde_json::json!({"apiKeyHelper": "/bin/key"}),
         )];
-        let why = not_applicable(&env_of(&[]), &args(&[]), &helper, true).unwrap();
+        let why = not_applicable(&env_of(&[]), &args(&[]), &helper, true, &[]).unwrap();
         assert!(why.contains("settings.json"));
         let why = not_applicable(
             &env_of(&[("CLAUDE_CODE_USE_ANTHROPIC_GOOGLE_CLOUD", "1")]),
             &args(&[]),
             &[],
             true,
+            &[],
         )
         .unwrap();
         assert!(

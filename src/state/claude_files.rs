@@ -60,6 +60,41 @@ pub fn logged_in_org() -> Option<String> {
         .map(str::to_owned)
 }
 
+/// `customApiKeyResponses.approved` of the global config: the last 20 characters of each API
+/// key the user allowed an interactive Claude Code to use. Empty when none or unreadable.
+pub fn approved_api_keys() -> Vec<String> {
+    #[derive(serde::Deserialize, Default)]
+    struct Responses {
+        #[serde(default)]
+        approved: Vec<serde_json::Value>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Parts {
+        #[serde(rename = "customApiKeyResponses", default)]
+        responses: Option<Responses>,
+    }
+    let Some(path) = global_config() else {
+        return vec![];
+    };
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return vec![];
+    };
+    if !meta.is_file() || meta.len() > MAX_GLOBAL_CONFIG_BYTES {
+        return vec![];
+    }
+    std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Parts>(&b).ok())
+        .and_then(|p| p.responses)
+        .map(|r| {
+            r.approved
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The two parts of the global config that Claude Code's cached usage needs, read without
 /// building the rest (the file can be several MiB of project history).
 #[derive(serde::Deserialize)]
