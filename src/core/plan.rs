@@ -197,7 +197,7 @@ mod tests {
                 serde_json::json!({ "apiKeyHelper": value }),
             )];
             assert_eq!(
-                not_applicable(&env_of(&[]), &args(&[]), &settings),
+                not_applicable(&env_of(&[]), &args(&[]), &settings, true, &[]),
                 None,
                 "{value}"
             );
