@@ -499,7 +499,8 @@ fn a_refusal_sets_the_outputs_and_the_step_succeeds() {
     assert_eq!(done.out("decision"), "refuse");
     assert_eq!(done.out("reason"), "seven_day_opus");
     assert_eq!(done.out("exit_code"), "12");
-    assert_eq!(done.out("resets_at"), "2026-11-22T16:00:00Z");
+    // The server's fractional seconds are kept (issue 14): never half a second early.
+    assert_eq!(done.out("resets_at"), "2026-11-22T16:00:00.412911Z");
     let wait: u64 = done.out("wait_seconds").parse().expect("wait_seconds");
     // 2d 7h to the reset from NOW, plus the grace.
     assert!((198_000..=198_200).contains(&wait), "{wait}");
