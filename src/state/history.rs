@@ -4,8 +4,9 @@
 //! - What: per account and bucket, `(fetched_at, utilization, resets_at)` — UTC epoch seconds,
 //!   percent 0–100, UTC epoch seconds or null. Recorded from every snapshot the guard reads or
 //!   fetches (any source) and from statusline captures, through [`record`].
-//! - Where: `<cache dir>/history.sqlite3` (the directory of `crate::cache`: 0700; the database
-//!   and its `-wal`/`-shm` files 0600, created so before SQLite opens them).
+//! - Where: `<cache dir>/history.sqlite3` (the directory of `crate::state::cache`, trusted by
+//!   the same rule; the database and its `-wal`/`-shm` files 0600, created so before SQLite
+//!   opens them, never through a symbolic link).
 //! - Why SQLite: many guards write at once (a shell alias, CI matrices) and a guard can be
 //!   killed mid-write; SQLite's WAL journal gives atomic, serialised transactions across
 //!   processes and survives a crash mid-write, which an append-only file would have to
@@ -253,33 +254,48 @@ pub struct History {
     max_per_series: i64,
 }
 
-/// Creates `dir` (0700) when missing and tightens an existing one, as the cache does.
+/// Creates `dir` (0700) when missing, then checks that it is trusted, by the cache's own rule
+/// (`cache::untrusted_dir`: a real directory of this user that group and others cannot
+/// write). An existing directory's mode is never changed.
 fn ensure_private_dir(dir: &Path) -> Result<(), String> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
         .map_err(|e| format!("cache directory {} cannot be created ({e})", dir.display()))?;
-    if let Ok(meta) = std::fs::metadata(dir)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    match crate::state::cache::untrusted_dir(dir) {
+        Some(why) => Err(format!("no usage history: {why}")),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// Creates the database file 0600 (SQLite gives its `-wal` and `-shm` files the same mode)
-/// and tightens an existing one.
-fn ensure_private_file(path: &Path) -> std::io::Result<()> {
+/// Creates the database file 0600 (SQLite gives its `-wal` and `-shm` files the same mode),
+/// never through a symbolic link or onto a FIFO, and checks that an existing one is a regular
+/// file of this user that group and others cannot write (its mode is never changed).
+fn ensure_private_file(path: &Path) -> Result<(), String> {
+    use nix::fcntl::OFlag;
+    use std::os::unix::fs::MetadataExt;
+    let shown = path.display();
     let f = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .open(path)?;
-    if f.metadata()?.permissions().mode() & 0o077 != 0 {
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+        .open(path)
+        .map_err(|e| format!("history {shown} cannot be opened ({e}); not used"))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| format!("history {shown} cannot be opened ({e}); not used"))?;
+    if !meta.is_file() {
+        return Err(format!("history {shown} is not a regular file; not used"));
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me || meta.permissions().mode() & 0o022 != 0 {
+        return Err(format!(
+            "history {shown} is owned by another user or writable by group or others; not used"
+        ));
     }
     Ok(())
 }
@@ -299,8 +315,7 @@ impl History {
         if let Some(dir) = path.parent() {
             ensure_private_dir(dir)?;
         }
-        ensure_private_file(path)
-            .map_err(|e| format!("history {} cannot be opened ({e})", path.display()))?;
+        ensure_private_file(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
