@@ -6,6 +6,7 @@
 
 pub mod github;
 pub mod shell;
+pub mod statusline;
 
 use std::fmt::Write as _;
 
@@ -300,8 +301,17 @@ pub fn json_object(o: &Outcome) -> Value {
         .buckets
         .iter()
         .map(|v| {
+            let source = v
+                .bucket
+                .source
+                .clone()
+                .or_else(|| snap.map(|s| s.origin.kind.clone()));
+            let fetched_at = v.bucket.fetched_at.or(snap.and_then(|s| s.fetched_at));
             json!({
                 "name": v.bucket.name,
+                "source": source,
+                "fetched_at": time_json(fetched_at),
+                "age_seconds": v.age_seconds,
                 "utilization": v.bucket.utilization,
                 "resets_at": time_json(v.bucket.resets_at),
                 "applies": v.applies,

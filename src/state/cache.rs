@@ -287,6 +287,12 @@ impl Entry {
     /// Takes the exclusive fetch lock, polling for at most [`LOCK_WAIT`] and what is left of
     /// `deadline`. Never blocks past that.
     pub fn lock(&self, deadline: &Deadline) -> Lock {
+        self.lock_for(LOCK_WAIT.min(deadline.remaining()))
+    }
+
+    /// Takes the exclusive lock, polling for at most `wait` (the statusline waits a few
+    /// milliseconds, never the fetch budget).
+    pub fn lock_for(&self, wait: Duration) -> Lock {
         if let Err(why) = self.ensure_dir() {
             warn_unusable(&why);
             return Lock::Unavailable;
@@ -301,7 +307,6 @@ impl Entry {
                 return Lock::Unavailable;
             }
         };
-        let wait = LOCK_WAIT.min(deadline.remaining());
         let started = std::time::Instant::now();
         let mut file = file;
         loop {

@@ -37,12 +37,18 @@ impl Chain<'_> {
             Lookup::Unusable(why) => return Err(Step::Failed(why)),
         };
         self.secrets.push(creds.token.clone());
+        let name = oauth::cache_name(&creds);
+        if let Some(entry) = capture::entry(&name)
+            && let Some(found) = capture::load(&entry)
+        {
+            self.captures = Some((found, entry.path));
+        }
         let base = oauth::base_url().map_err(Step::Failed)?;
         let shown = source::display_url(&crate::state::http::endpoint(&base, "/api/oauth/usage"));
         Ok(Live {
             name: "oauth",
             shown,
-            entry: Entry::new(&oauth::cache_name(&creds)),
+            entry: Entry::new(&name),
             fingerprint: creds.token.fingerprint("claude-guard rejected"),
             kind: LiveKind::Oauth { creds, base },
         })

@@ -8,6 +8,12 @@
 //! 5. `oauth` — Claude Code's token against `/api/oauth/usage` ([`crate::state::oauth`]);
 //! 6. `web` — claude.ai with `CLAUDE_GUARD_SESSION_KEY` ([`crate::state::web`]).
 //!
+//! Between 3 and 4, `statusline`: when Claude Code's statusline captured a pinned `five_hour` or
+//! `seven_day` for this login ([`crate::state::capture`]), the run is refused without a request.
+//! Whatever source is used (except `--snapshot` and `--bridge`, which may be another account,
+//! and any source under `--org`), the statusline's readings are combined with it, each bucket
+//! keeping its own `fetched_at` and source.
+//!
 //! A source that is not configured is skipped; one that fails falls through to the next and
 //! its reason is kept (for `--explain`, and for the unknown message when all fail). When no
 //! source gives a usable snapshot, the newest last-good copy (the cache, or Claude Code's copy
@@ -27,7 +33,7 @@ use crate::state::cache::{self, Entry, Lock, State};
 use crate::state::credentials::{self, Credentials, Lookup, Token};
 use crate::state::http::Deadline;
 use crate::state::oauth::{self, Fetch};
-use crate::state::{claude_files, source, web};
+use crate::state::{capture, claude_files, source, web};
 
 mod live;
 use live::Live;
@@ -140,6 +146,8 @@ struct Chain<'a> {
     /// Last good copies seen on the way, for the fallback.
     fallback: Vec<(Snapshot, Option<Value>)>,
     secrets: Vec<Token>,
+    /// The statusline's captures of this login, and the file they came from.
+    captures: Option<(capture::Captures, std::path::PathBuf)>,
 }
 
 fn usable(s: &Snapshot) -> bool {
@@ -166,6 +174,7 @@ impl<'a> Chain<'a> {
             failures: Vec::new(),
             fallback: Vec::new(),
             secrets: Vec::new(),
+            captures: None,
         }
     }
 
@@ -225,7 +234,7 @@ impl<'a> Chain<'a> {
                 None => Step::Skipped("no --snapshot given".into()),
             };
             if let Some(used) = self.record("snapshot", step) {
-                return self.done(used);
+                return self.done(used, false);
             }
         }
 
@@ -246,7 +255,7 @@ impl<'a> Chain<'a> {
                 self.cache_step(&lives)
             };
             if let Some(used) = self.record("cache", step) {
-                return self.done(used);
+                return self.done(used, true);
             }
         }
 
@@ -258,8 +267,13 @@ impl<'a> Chain<'a> {
                 self.claude_code_step()
             };
             if let Some(used) = self.record("claude-code", step) {
-                return self.done(used);
+                return self.done(used, true);
             }
+        }
+
+        // 3b. a pinned bucket the statusline saw: refuse without a request
+        if let Some(used) = self.statusline_step() {
+            return self.done(used, false);
         }
 
         // 4. bridge
@@ -275,7 +289,7 @@ impl<'a> Chain<'a> {
                 None => Step::Skipped("no --bridge given".into()),
             };
             if let Some(used) = self.record("bridge", step) {
-                return self.done(used);
+                return self.done(used, false);
             }
         }
 
@@ -293,7 +307,7 @@ impl<'a> Chain<'a> {
                 None => continue,
             };
             if let Some(used) = self.record(name, step) {
-                return self.done(used);
+                return self.done(used, true);
             }
         }
         self.finish()
@@ -301,7 +315,10 @@ impl<'a> Chain<'a> {
 
     /// A snapshot was chosen: earlier failures become its problems (shown if it turns out
     /// stale or unreadable, and in `snapshot`'s `errors`).
-    fn done(&mut self, (mut snap, raw): (Snapshot, Option<Value>)) -> Loaded {
+    fn done(&mut self, (mut snap, raw): (Snapshot, Option<Value>), combine: bool) -> Loaded {
+        if combine && self.req.config.org.is_none() {
+            self.combine_captures(&mut snap);
+        }
         for (source, why) in &self.failures {
             snap.problems.push(format!("{source}: {why}"));
         }
@@ -329,7 +346,7 @@ impl<'a> Chain<'a> {
                     snap.origin.kind, snap.origin.location
                 ),
             );
-            return self.done((snap, raw));
+            return self.done((snap, raw), true);
         }
         let snap = if self.failures.is_empty() {
             Snapshot::unknown(
@@ -360,6 +377,72 @@ impl<'a> Chain<'a> {
             raw: None,
             attempts: std::mem::take(&mut self.attempts),
         }
+    }
+
+    /// Combines the statusline's captures with the snapshot about to be used, and says so.
+    fn combine_captures(&mut self, snap: &mut Snapshot) {
+        let Some((captures, _)) = &self.captures else {
+            return;
+        };
+        let changed = capture::overlay(snap, captures);
+        if !changed.is_empty() {
+            let now = Utc::now();
+            let what: Vec<String> = changed
+                .iter()
+                .filter_map(|name| {
+                    let b = snap.usage.as_ref()?.bucket(name)?;
+                    Some(format!(
+                        "{name} {}% (read {})",
+                        crate::core::decide::fmt_pct(b.utilization?),
+                        b.fetched_at
+                            .map_or("at an unknown time".into(), |t| format!(
+                                "{} ago",
+                                age_words(t, now)
+                            ))
+                    ))
+                })
+                .collect();
+            self.note(
+                "statusline",
+                format!(
+                    "combined: {} from Claude Code's statusline",
+                    what.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// Refuses without a request when the statusline captured a pinned `five_hour` or
+    /// `seven_day`: the captures combined with the newest last good copy (or alone).
+    fn statusline_step(&mut self) -> Option<(Snapshot, Option<Value>)> {
+        if self.req.config.org.is_some() {
+            return None;
+        }
+        let (captures, path) = self.captures.as_ref()?;
+        let pinned = capture::pins(captures, self.req.now);
+        if pinned.is_empty() {
+            self.note("statusline", "skipped: no pinned bucket captured");
+            return None;
+        }
+        let base = self
+            .fallback
+            .iter()
+            .max_by_key(|(s, _)| s.fetched_at)
+            .cloned();
+        let (mut snap, raw) = match base {
+            Some(found) => found,
+            None => (capture::capture_only(captures, path.clone()), None),
+        };
+        capture::overlay(&mut snap, captures);
+        self.note(
+            "statusline",
+            format!(
+                "used: {} pinned as Claude Code's statusline saw it ({}); no request needed",
+                pinned.join(", "),
+                path.display()
+            ),
+        );
+        Some((snap, raw))
     }
 
     /// `s` with every known secret replaced by `<redacted>`. Defence in depth: no message is
