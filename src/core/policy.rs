@@ -43,6 +43,9 @@ pub struct Policy {
     pub grace: Duration,
     /// `Some` when the caller will wait (`run --wait`, `wait`): enables the `--max-wait` rule.
     pub wait: Option<WaitPolicy>,
+    /// `--needs DUR`: how long the job will run; a go refuses with 21 when an applicable
+    /// bucket is projected to reach its limit within it (and before its reset).
+    pub needs: Option<Duration>,
 }
 
 impl Default for Policy {
@@ -54,6 +57,7 @@ impl Default for Policy {
             on_unknown: OnUnknown::Refuse,
             grace: Duration::from_secs(60),
             wait: None,
+            needs: None,
         }
     }
 }

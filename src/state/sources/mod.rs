@@ -105,16 +105,33 @@ pub struct Loaded {
     pub raw: Option<Value>,
     /// Every source's turn, in order.
     pub attempts: Vec<Attempt>,
+    /// Things to tell the user that are not about the sources: a usage history that could
+    /// not be written ([`crate::state::history`]), in words. Never fatal.
+    pub notes: Vec<String>,
 }
 
 /// The message when no source is configured at all.
 pub const NO_SOURCE: &str = "no snapshot source is configured: log in with `claude` (its OAuth token is used), or pass --snapshot PATH|- or --bridge URL, or set CLAUDE_GUARD_SESSION_KEY";
 
-/// Runs the chain. Never fails: problems end up in the snapshot and the attempts.
+/// Runs the chain. Never fails: problems end up in the snapshot and the attempts. The
+/// snapshot used is recorded in the usage history (DESIGN.md "Forecast"), unless it is one
+/// the history already holds (a cache hit of a recorded fetch costs nothing).
 pub fn load(req: &Request) -> Loaded {
     let mut chain = Chain::new(req);
-    let loaded = chain.run();
+    let mut loaded = chain.run();
+    if !chain.history_done && usable(&loaded.snapshot) {
+        chain.history_note = record_history(&loaded.snapshot).err();
+    }
+    loaded.notes.extend(chain.history_note.take());
     chain.scrub(loaded)
+}
+
+/// Records a snapshot's readings in the usage history; `Err` is the note to show.
+fn record_history(snapshot: &Snapshot) -> Result<usize, String> {
+    crate::state::history::record(
+        &crate::state::history::account_of(snapshot),
+        &crate::state::history::readings_of(snapshot),
+    )
 }
 
 enum Step {
@@ -148,6 +165,10 @@ struct Chain<'a> {
     secrets: Vec<Token>,
     /// The statusline's captures of this login, and the file they came from.
     captures: Option<(capture::Captures, std::path::PathBuf)>,
+    /// The snapshot used is in the usage history already (or recording it was tried).
+    history_done: bool,
+    /// Why recording in the history failed.
+    history_note: Option<String>,
 }
 
 fn usable(s: &Snapshot) -> bool {
@@ -175,6 +196,8 @@ impl<'a> Chain<'a> {
             fallback: Vec::new(),
             secrets: Vec::new(),
             captures: None,
+            history_done: false,
+            history_note: None,
         }
     }
 
@@ -326,6 +349,7 @@ impl<'a> Chain<'a> {
             snapshot: snap,
             raw,
             attempts: std::mem::take(&mut self.attempts),
+            notes: Vec::new(),
         }
     }
 
@@ -376,6 +400,7 @@ impl<'a> Chain<'a> {
             snapshot: snap,
             raw: None,
             attempts: std::mem::take(&mut self.attempts),
+            notes: Vec::new(),
         }
     }
 
