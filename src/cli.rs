@@ -351,6 +351,26 @@ pub struct SnapshotArgs {
     pub model: Option<String>,
 }
 
+/// `claude-guard __refresh --stage detach|fetch --source oauth|web [--org X]`: the detached
+/// background refresh a start deciding on a stale snapshot launches (`state::refresh`).
+/// Internal: parsed apart from [`Cli`] (so help, completions and man pages never show it),
+/// and no environment variables (only the guard that starts it passes these).
+#[derive(Debug, Parser)]
+#[command(name = "claude-guard __refresh", no_binary_name = true)]
+pub struct RefreshArgs {
+    /// Which half of the refresh this process is.
+    #[arg(long, value_enum)]
+    pub stage: crate::state::refresh::Stage,
+
+    /// The live source to fetch from.
+    #[arg(long, value_enum)]
+    pub source: crate::state::sources::SourceChoice,
+
+    /// `--org` of the guard that started it.
+    #[arg(long)]
+    pub org: Option<String>,
+}
+
 fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
@@ -398,6 +418,17 @@ mod tests {
     fn verify_cli() {
         Cli::command().debug_assert();
         command().debug_assert();
+        RefreshArgs::command().debug_assert();
+    }
+
+    #[test]
+    fn the_internal_refresh_command_is_apart_from_the_cli() {
+        let a = RefreshArgs::try_parse_from(["--stage", "fetch", "--source", "oauth"]).unwrap();
+        assert_eq!(a.stage, crate::state::refresh::Stage::Fetch);
+        assert!(RefreshArgs::try_parse_from(["--stage", "fetch"]).is_err());
+        assert!(Cli::try_parse_from(["g", "__refresh", "--stage", "fetch"]).is_err());
+        let help = command().render_long_help().to_string();
+        assert!(!help.contains("__refresh"), "{help}");
     }
 
     #[test]

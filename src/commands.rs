@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::io::Write;
 
 use anyhow::Result;
+use clap::Parser;
 
 use crate::act::evaluate::{Clock, Evaluation, Inputs, env_var, evaluate, load_snapshot};
 use crate::act::{launch, wait};
@@ -176,6 +177,10 @@ fn source_config(common: &Common) -> SourceConfig {
         ttl: common.ttl,
         org: common.org.clone(),
         utilization_scale: common.utilization_scale,
+        revalidate: Some(crate::state::refresh::Revalidate {
+            max_age: common.max_age,
+            max_utilization: common.max_utilization,
+        }),
     }
 }
 
@@ -396,7 +401,12 @@ fn snapshot_cmd(args: SnapshotArgs) -> Result<Exit> {
         &settings,
     )
     .family;
-    let loaded = load_snapshot(&source_config(common), now, family, common.refresh);
+    // What it prints is meant for elsewhere: a stale copy is fetched, not served stale.
+    let config = SourceConfig {
+        revalidate: None,
+        ..source_config(common)
+    };
+    let loaded = load_snapshot(&config, now, family, common.refresh);
     if common.explain {
         print_lines(&report::attempt_lines(&loaded.attempts));
     }
@@ -440,6 +450,21 @@ fn snapshot_json(loaded: &Loaded) -> serde_json::Value {
         Some(other) => other.clone(),
         None => crate::core::snapshot::to_claudemeter(&loaded.snapshot),
     }
+}
+
+/// The internal `__refresh` command (not part of [`Cli`]: never in help or completions), when
+/// `argv` names it: its exit status.
+pub fn internal(argv: &[OsString]) -> Option<Exit> {
+    if argv
+        .get(1)
+        .is_none_or(|a| a != crate::state::refresh::COMMAND)
+    {
+        return None;
+    }
+    Some(match crate::cli::RefreshArgs::try_parse_from(&argv[2..]) {
+        Ok(a) => crate::state::refresh::run(a.stage, a.source, a.org),
+        Err(_) => Exit::Usage,
+    })
 }
 
 /// argv for a guard invoked under the name `claude`: `claude-guard run -- ARGS`.

@@ -95,6 +95,9 @@ fn ignore_sigpipe() {
 #[cfg_attr(test, allow(dead_code))] // the test harness has its own `main`
 fn run_guard() -> Exit {
     let argv = commands::multicall_argv(std::env::args_os().collect());
+    if let Some(exit) = commands::internal(&argv) {
+        return exit;
+    }
     let cli = match cli::Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(err) => {

@@ -285,18 +285,23 @@ impl Entry {
         self.write_json(&s)
     }
 
-    fn lock_path(&self) -> PathBuf {
+    /// `<cache dir>/<name>.lock`: the file whose `flock` serializes fetches for this entry.
+    pub fn lock_path(&self) -> PathBuf {
         self.path.with_extension("lock")
     }
 
     /// Takes the exclusive fetch lock, polling for at most [`LOCK_WAIT`] and what is left of
     /// `deadline`. Never blocks past that.
     pub fn lock(&self, deadline: &Deadline) -> Lock {
+        // A background refresh holds the lock it inherited from the guard that started it.
+        if let Some(held) = crate::state::refresh::adopted_lock(&self.lock_path()) {
+            return Lock::Held(held);
+        }
         self.lock_for(LOCK_WAIT.min(deadline.remaining()))
     }
 
-    /// Takes the exclusive lock, polling for at most `wait` (the statusline waits a few
-    /// milliseconds, never the fetch budget).
+    /// Takes the exclusive lock, polling for at most `wait` (the statusline's capture file
+    /// waits briefly, never the fetch budget).
     pub fn lock_for(&self, wait: Duration) -> Lock {
         if let Err(why) = self.ensure_dir() {
             warn_unusable(&why);
@@ -334,7 +339,8 @@ impl Entry {
     }
 }
 
-fn open_lock_file(path: &Path) -> std::io::Result<File> {
+/// Opens (creating, 0600) a lock file for `flock`.
+pub(crate) fn open_lock_file(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .read(true)
         .write(true)

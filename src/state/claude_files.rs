@@ -37,60 +37,113 @@ pub fn global_config() -> Option<PathBuf> {
     }
 }
 
-/// Largest global config read (it holds project history and can grow to a few MiB).
+/// Largest global config read (it holds project history: tens of MiB for heavy users).
 pub const MAX_GLOBAL_CONFIG_BYTES: u64 = 64 << 20;
 
-/// Reads and parses the global config; `None` when missing, too large or not JSON.
-pub fn read_global_config() -> Option<serde_json::Value> {
-    let path = global_config()?;
-    let meta = std::fs::metadata(&path).ok()?;
+/// The only parts of the global config the guard reads. Every other key (the `projects`
+/// history is most of the file) is skipped as serde's `IgnoredAny` without being built.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct GlobalConfig {
+    /// `oauthAccount`: the logged-in account (`accountUuid`, `organizationUuid`,
+    /// `emailAddress`, ...), as written by Claude Code.
+    #[serde(rename = "oauthAccount", default)]
+    pub oauth_account: Option<serde_json::Value>,
+    /// `cachedUsageUtilization`: Claude Code's cached copy of the usage body
+    /// (`{utilization: <usage body>, fetchedAtMs}` in current versions).
+    #[serde(rename = "cachedUsageUtilization", default)]
+    pub cached_usage: Option<serde_json::Value>,
+    // No `deny_unknown_fields` and no `flatten` (which would buffer the whole file): serde's
+    // derive reads each other key's value as `IgnoredAny`, i.e. parses past it, keeping nothing.
+}
+
+/// The file a [`GlobalConfig`] was read from, as it was then (a changed file is read again:
+/// the wait loop runs for hours while Claude Code rewrites it).
+#[derive(PartialEq, Eq, Clone)]
+struct Identity {
+    path: PathBuf,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    ino: u64,
+}
+
+type Read = Result<std::sync::Arc<GlobalConfig>, String>;
+
+static GLOBAL: std::sync::Mutex<Option<(Identity, Read)>> = std::sync::Mutex::new(None);
+
+/// The global config's path and its [`GlobalConfig`] parts, read at most once per process
+/// while the file is unchanged (same size, modification time and inode). `Err` says why there
+/// is none: no HOME, no file, too large (over [`MAX_GLOBAL_CONFIG_BYTES`]), unreadable, not
+/// JSON.
+pub fn global_config_parts() -> Result<(PathBuf, std::sync::Arc<GlobalConfig>), String> {
+    use std::os::unix::fs::MetadataExt;
+    let path = global_config().ok_or("HOME is not set")?;
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(&path).map_err(|_| format!("{shown} does not exist"))?;
     if !meta.is_file() || meta.len() > MAX_GLOBAL_CONFIG_BYTES {
-        return None;
+        return Err(format!("{shown} is not a readable config file"));
     }
-    serde_json::from_slice(&std::fs::read(&path).ok()?).ok()
+    let id = Identity {
+        path: path.clone(),
+        len: meta.len(),
+        modified: meta.modified().ok(),
+        ino: meta.ino(),
+    };
+    let mut memo = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((seen, read)) = memo.as_ref()
+        && *seen == id
+    {
+        return read.clone().map(|parts| (path, parts));
+    }
+    let read: Read = (|| {
+        let file =
+            std::fs::File::open(&path).map_err(|e| format!("could not read {shown}: {e}"))?;
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_GLOBAL_CONFIG_BYTES + 1),
+            &mut bytes,
+        )
+        .map_err(|e| format!("could not read {shown}: {e}"))?;
+        if bytes.len() as u64 > MAX_GLOBAL_CONFIG_BYTES {
+            return Err(format!("{shown} is not a readable config file"));
+        }
+        serde_json::from_slice::<GlobalConfig>(&bytes)
+            .map(std::sync::Arc::new)
+            .map_err(|_| format!("{shown} is not valid JSON"))
+    })();
+    *memo = Some((id, read.clone()));
+    read.map(|parts| (path, parts))
 }
 
 /// `oauthAccount.organizationUuid`: the organization Claude Code is logged into.
 pub fn logged_in_org() -> Option<String> {
-    read_global_config()?
-        .get("oauthAccount")?
+    global_config_parts()
+        .ok()?
+        .1
+        .oauth_account
+        .as_ref()?
         .get("organizationUuid")?
         .as_str()
         .map(str::to_owned)
-}
-
-/// The two parts of the global config that Claude Code's cached usage needs, read without
-/// building the rest (the file can be several MiB of project history).
-#[derive(serde::Deserialize)]
-struct CachedUsageParts {
-    #[serde(rename = "cachedUsageUtilization", default)]
-    cached: Option<serde_json::Value>,
-    #[serde(rename = "oauthAccount", default)]
-    account: Option<serde_json::Value>,
 }
 
 /// Claude Code's cached copy of the usage body: the global config's path and a small object
 /// `{cachedUsageUtilization, oauthAccount}` that [`crate::core::snapshot::parse_value`] accepts.
 /// `Err` says why there is none (no file, no cached usage, unreadable).
 pub fn cached_usage() -> Result<(PathBuf, serde_json::Value), String> {
-    let path = global_config().ok_or("HOME is not set")?;
-    let shown = path.display();
-    let meta = std::fs::metadata(&path).map_err(|_| format!("{shown} does not exist"))?;
-    if !meta.is_file() || meta.len() > MAX_GLOBAL_CONFIG_BYTES {
-        return Err(format!("{shown} is not a readable config file"));
-    }
-    let bytes = std::fs::read(&path).map_err(|e| format!("could not read {shown}: {e}"))?;
-    let parts: CachedUsageParts =
-        serde_json::from_slice(&bytes).map_err(|_| format!("{shown} is not valid JSON"))?;
+    let (path, parts) = global_config_parts()?;
     let cached = parts
-        .cached
+        .cached_usage
+        .clone()
         .filter(|c| !c.is_null())
-        .ok_or_else(|| format!("no cachedUsageUtilization in {shown}"))?;
+        .ok_or_else(|| format!("no cachedUsageUtilization in {}", path.display()))?;
     let mut obj = serde_json::Map::new();
     obj.insert("cachedUsageUtilization".into(), cached);
     obj.insert(
         "oauthAccount".into(),
-        parts.account.unwrap_or(serde_json::Value::Null),
+        parts
+            .oauth_account
+            .clone()
+            .unwrap_or(serde_json::Value::Null),
     );
     Ok((path, serde_json::Value::Object(obj)))
 }

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod history;
 pub mod http;
 pub mod oauth;
+pub mod refresh;
 pub mod source;
 pub mod sources;
 pub mod web;

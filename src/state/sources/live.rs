@@ -119,29 +119,91 @@ impl Chain<'_> {
         ))
     }
 
-    /// Whether a cached state is fresh at `now`: its snapshot, when so.
+    /// Whether a cached state is fresh at `now`: its snapshot, when so; else why not, with the
+    /// snapshot when it is only past its TTL (a candidate for stale-while-revalidate).
     pub(super) fn fresh(
         &mut self,
         live: &Live,
         state: &State,
         now: DateTime<Utc>,
-    ) -> Result<Snapshot, String> {
+    ) -> Result<Snapshot, (String, Option<Box<Snapshot>>)> {
         let snap = self
             .cached_snapshot(live, state)
-            .map_err(|why| format!("{}: {why}", live.name))?;
+            .map_err(|why| (format!("{}: {why}", live.name), None))?;
         let fetched = snap.fetched_at.unwrap_or(DateTime::<Utc>::MIN_UTC);
         let age = (now - fetched).to_std().unwrap_or_default();
         let ttl = cache::ttl(&snap, self.req.family, now, self.req.config.ttl);
         if age <= ttl {
             Ok(snap)
         } else {
-            Err(format!(
-                "{}: cached {}s ago, older than its TTL {}s",
-                live.name,
-                age.as_secs(),
-                ttl.as_secs()
+            Err((
+                format!(
+                    "{}: cached {}s ago, older than its TTL {}s",
+                    live.name,
+                    age.as_secs(),
+                    ttl.as_secs()
+                ),
+                Some(Box::new(snap)),
             ))
         }
+    }
+
+    /// Stale-while-revalidate ([`crate::state::refresh`]): of the stale cached snapshots, the
+    /// newest, when it is within `--max-age`, no applicable bucket is near its limit, and a
+    /// request could be sent now; a background refresh of its entry is started (unless one
+    /// is under way). `None`: the chain goes on and fetches in the foreground as before (the
+    /// reason is noted for `--explain`).
+    fn revalidate(
+        &mut self,
+        stale: Vec<(&Live, Box<Snapshot>, State)>,
+        now: DateTime<Utc>,
+    ) -> Option<Step> {
+        let rv = self.req.config.revalidate?;
+        let (live, snap, state) = stale.into_iter().max_by_key(|(_, s, _)| s.fetched_at)?;
+        let age = snap.fetched_at.map(|t| (now - t).num_seconds().max(0));
+        let max_age = rv.max_age.as_secs() as i64;
+        if age.is_none_or(|a| a > max_age) {
+            self.pending.push((
+                "refresh",
+                format!("foreground: the cached snapshot is older than --max-age {max_age}s"),
+            ));
+            return None;
+        }
+        // Judged with the statusline's readings: a capture near or at the limit means the
+        // decision must not ride on the stale copy (a pinned capture refuses without a fetch).
+        let mut judged = (*snap).clone();
+        if self.req.config.org.is_none()
+            && let Some((captures, _)) = &self.captures
+        {
+            capture::overlay(&mut judged, captures);
+        }
+        if let Some(why) = refresh::near_limit(&judged, self.req.family, now, rv.max_utilization) {
+            self.pending.push(("refresh", format!("foreground: {why}")));
+            return None;
+        }
+        // Blocked (back-off, budget, a rejected or expired token): the live step says why and
+        // the chain goes on as before, without a request.
+        if self.blocked(live, &state, now).is_some() {
+            return None;
+        }
+        if let LiveKind::Oauth { creds, .. } = &live.kind
+            && creds.unusable_because(now).is_some()
+        {
+            return None;
+        }
+        let entry = live.entry.as_ref()?;
+        let choice = match live.kind {
+            LiveKind::Oauth { .. } => SourceChoice::Oauth,
+            LiveKind::Web { .. } => SourceChoice::Web,
+        };
+        let spawned = refresh::spawn_background_unless_newer(
+            entry,
+            choice,
+            self.req.config.org.as_deref(),
+            state.fetched_at,
+        );
+        self.pending.push(("refresh", spawned.describe()));
+        Some(Step::Used(snap, state.snapshot.clone()))
     }
 
     pub(super) fn cache_step(&mut self, lives: &[&Live]) -> Step {
@@ -154,6 +216,7 @@ impl Chain<'_> {
         }
         let now = Utc::now();
         let mut misses = Vec::new();
+        let mut stale = Vec::new();
         for live in lives {
             let Some(state) = live.entry.as_ref().and_then(Entry::read) else {
                 misses.push(format!("{}: no cache entry", live.name));
@@ -165,8 +228,18 @@ impl Chain<'_> {
                     let raw = state.snapshot.clone();
                     return Step::Used(Box::new(snap), raw);
                 }
-                Err(why) => misses.push(why),
+                Err((why, snap)) => {
+                    misses.push(why);
+                    if let Some(snap) = snap {
+                        stale.push((*live, snap, state));
+                    }
+                }
             }
+        }
+        if !self.alone(SourceChoice::Cache)
+            && let Some(step) = self.revalidate(stale, now)
+        {
+            return step;
         }
         if self.alone(SourceChoice::Cache) {
             // Alone, any age will do: the decision judges freshness against --max-age.

@@ -33,7 +33,7 @@ use crate::state::cache::{self, Entry, Lock, State};
 use crate::state::credentials::{self, Credentials, Lookup, Token};
 use crate::state::http::Deadline;
 use crate::state::oauth::{self, Fetch};
-use crate::state::{capture, claude_files, source, web};
+use crate::state::{capture, claude_files, refresh, source, web};
 
 mod live;
 use live::Live;
@@ -74,6 +74,10 @@ pub struct SourceConfig {
     pub org: Option<String>,
     /// `--utilization-scale`: how foreign files write utilization.
     pub utilization_scale: snapshot::UtilizationScale,
+    /// Stale-while-revalidate: decide on a stale cached snapshot at once (refreshing it in
+    /// the background) when it is within `--max-age` and no applicable bucket is near its
+    /// limit ([`crate::state::refresh`]). `None`: a stale cache is fetched in the foreground.
+    pub revalidate: Option<crate::state::refresh::Revalidate>,
 }
 
 /// What the chain needs to know.
@@ -91,7 +95,10 @@ pub struct Request<'a> {
 /// One source's turn, for `--explain` and `--json` (`source.attempts`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Attempt {
-    /// `snapshot`, `cache`, `claude-code`, `bridge`, `oauth`, `web` or `fallback`.
+    /// `snapshot`, `cache`, `claude-code`, `bridge`, `oauth`, `web` or `fallback`; or
+    /// `refresh` after a stale `cache`: `background: ...` (decided on the stale snapshot, a
+    /// detached refresh started or already under way) or `foreground: ...` (why the chain
+    /// goes on to fetch now).
     pub source: &'static str,
     /// What happened, in words (`used: ...`, `skipped: ...`, `failed: ...`). Never a secret.
     pub result: String,
@@ -169,6 +176,8 @@ struct Chain<'a> {
     history_done: bool,
     /// Why recording in the history failed.
     history_note: Option<String>,
+    /// Notes to add after the current source's own attempt (the background refresh).
+    pending: Vec<(&'static str, String)>,
 }
 
 fn usable(s: &Snapshot) -> bool {
@@ -198,6 +207,7 @@ impl<'a> Chain<'a> {
             captures: None,
             history_done: false,
             history_note: None,
+            pending: Vec::new(),
         }
     }
 
@@ -277,7 +287,11 @@ impl<'a> Chain<'a> {
                     .collect();
                 self.cache_step(&lives)
             };
-            if let Some(used) = self.record("cache", step) {
+            let used = self.record("cache", step);
+            for (source, note) in std::mem::take(&mut self.pending) {
+                self.note(source, note);
+            }
+            if let Some(used) = used {
                 return self.done(used, true);
             }
         }
