@@ -519,6 +519,15 @@ fn a_capture_combines_with_the_cached_snapshot_bucket_by_bucket() {
     let seven = bucket(&j, "seven_day");
     assert_eq!(seven["source"], "statusline");
     assert_eq!(seven["utilization"], 31.0);
+    // `status` names the reading's source on its row.
+    let status = home.guard(&server.base).args(["status"]).run();
+    let row = status
+        .stdout
+        .lines()
+        .find(|l| l.contains("five_hour"))
+        .unwrap_or_else(|| panic!("{}", status.stdout));
+    assert!(row.contains("from statusline, "), "{row}");
+    assert_eq!(server.count("/api/oauth/usage"), 1);
 
     // With a fresh full snapshot the capture is combined too (and a go stays a go when the
     // capture is under the limit).

@@ -464,6 +464,9 @@ pub fn status_text(o: &Outcome) -> String {
         if let Some(via) = v.bucket.via {
             notes.push(format!("from {via}"));
         }
+        if let (Some(source), Some(t)) = (&v.bucket.source, v.bucket.fetched_at) {
+            notes.push(format!("from {source}, {}", relative(t, o.now)));
+        }
         if let Some(r) = &v.bucket.locked_reason {
             notes.push(format!("locked: {r}"));
         }

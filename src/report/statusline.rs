@@ -96,7 +96,9 @@ fn part(v: &BucketView, o: &LineInput) -> String {
                 level(pct),
                 &format!("{}%", fmt_pct(pct.round())),
             ));
-            if let Some(p) = (o.pace)(&v.bucket.name).filter(|p| p.is_finite() && *p > 0.05) {
+            // A full bucket has no pace worth showing: it waits for its reset.
+            let pace = (o.pace)(&v.bucket.name).filter(|p| p.is_finite() && *p > 0.05);
+            if let Some(p) = pace.filter(|_| pct < 100.0) {
                 let rounded = (p.min(999.0) * 10.0).round() / 10.0;
                 let _ = write!(
                     out,
