@@ -696,4 +696,32 @@ mod tests {
         assert_eq!(a.len(), 16);
         assert!(!a.contains("example"));
     }
+
+    #[test]
+    fn readings_take_each_bucket_s_own_time() {
+        use crate::core::snapshot::{Origin, ParseContext, parse};
+        let t = now() - chrono::Duration::hours(2);
+        let ctx = ParseContext {
+            default_fetched_at: Some(t),
+            ..Default::default()
+        };
+        let origin = Origin {
+            kind: "cache".into(),
+            location: String::new(),
+        };
+        let mut snap = parse(
+            br#"{"five_hour":{"utilization":40,"resets_at":null},"seven_day":{"utilization":9,"resets_at":null}}"#,
+            origin,
+            &ctx,
+        );
+        // A statusline capture combined with the older snapshot.
+        let n = now();
+        snap.usage.as_mut().unwrap().buckets[0].fetched_at = Some(n);
+        let rs = readings_of(&snap);
+        assert_eq!(rs[0].reading.fetched_at, n);
+        assert_eq!(rs[1].reading.fetched_at, t);
+        // Without any time, nothing is recorded.
+        snap.fetched_at = None;
+        assert_eq!(readings_of(&snap).len(), 1);
+    }
 }
