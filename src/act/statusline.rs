@@ -138,13 +138,15 @@ pub fn run() -> String {
             }
         }
     }
-    let history_key = history_account(cached_account.as_ref());
-    if let Some(key) = &history_key {
-        record_history(key, &input.readings);
-    }
-    let forecasts = match (&history_key, &snapshot) {
-        (Some(key), Some(snap)) => paces(key, snap, family.unwrap_or(model::Family::Opus), now),
-        _ => Vec::new(),
+    let forecasts = match history_account(cached_account.as_ref()) {
+        Some(key) => paces(
+            &key,
+            &input.readings,
+            snapshot.as_ref(),
+            family.unwrap_or(model::Family::Opus),
+            now,
+        ),
+        None => Vec::new(),
     };
     let pace = |bucket: &str| {
         forecasts
@@ -179,9 +181,16 @@ fn history_account(cached: Option<&(Option<String>, Option<String>)>) -> Option<
 }
 
 /// Records the accepted readings as they came (a lower one of the same window is kept in the
-/// history but does not lower the bucket: DESIGN.md "Windows"). A history that cannot be
-/// written is skipped silently: the line has no room for a note.
-fn record_history(key: &str, readings: &[(String, capture::Reading)]) {
+/// history but does not lower the bucket: DESIGN.md "Windows") and returns the forecast (pace)
+/// of every bucket that applies to `family`, on one open history. A history that cannot be
+/// used is skipped silently: the line has no room for a note.
+fn paces(
+    key: &str,
+    readings: &[(String, capture::Reading)],
+    snapshot: Option<&Snapshot>,
+    family: model::Family,
+    now: chrono::DateTime<Utc>,
+) -> Vec<forecast::BucketForecast> {
     let rows: Vec<history::BucketReading> = readings
         .iter()
         .map(|(name, r)| history::BucketReading {
@@ -193,28 +202,16 @@ fn record_history(key: &str, readings: &[(String, capture::Reading)]) {
             },
         })
         .collect();
-    let _ = history::record(key, &rows);
-}
-
-/// The forecast (pace) of every bucket that applies to `family`, from the history.
-fn paces(
-    key: &str,
-    snapshot: &Snapshot,
-    family: model::Family,
-    now: chrono::DateTime<Utc>,
-) -> Vec<forecast::BucketForecast> {
-    let Some(usage) = &snapshot.usage else {
-        return Vec::new();
-    };
-    let targets: Vec<history::Target> = usage
-        .buckets
-        .iter()
+    let targets: Vec<history::Target> = snapshot
+        .and_then(|s| s.usage.as_ref())
+        .into_iter()
+        .flat_map(|u| u.buckets.iter())
         .filter(|b| decide::applies(b, family))
         .map(|b| history::Target {
             bucket: &b.name,
             kind: &b.kind,
-            current: history::current_reading(snapshot, b),
+            current: snapshot.and_then(|s| history::current_reading(s, b)),
         })
         .collect();
-    history::forecasts(key, &targets, now, 100.0).0
+    history::record_and_forecast(key, &rows, &targets, now, 100.0).0
 }

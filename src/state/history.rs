@@ -194,9 +194,19 @@ pub fn forecasts(
         Ok(h) => (h, None),
         Err(note) => (vec![Vec::new(); targets.len()], Some(note)),
     };
-    let out = targets
+    (forecast_targets(targets, &history, now, limit), note)
+}
+
+/// Each target's forecast from its readings (`history`, one list per target).
+fn forecast_targets(
+    targets: &[Target],
+    history: &[Vec<Reading>],
+    now: DateTime<Utc>,
+    limit: f64,
+) -> Vec<BucketForecast> {
+    targets
         .iter()
-        .zip(&history)
+        .zip(history)
         .map(|(t, h)| {
             forecast::forecast(
                 t.bucket,
@@ -207,8 +217,46 @@ pub fn forecasts(
                 limit,
             )
         })
-        .collect();
-    (out, note)
+        .collect()
+}
+
+/// [`record`] and then [`forecasts`] on one open database (the statusline records a capture
+/// and shows the pace in one start: one open instead of two). A history that cannot be opened,
+/// written or read gives forecasts from the current readings alone and a note (`Some`).
+pub fn record_and_forecast(
+    account: &str,
+    readings: &[BucketReading],
+    targets: &[Target],
+    now: DateTime<Utc>,
+    limit: f64,
+) -> (Vec<BucketForecast>, Option<String>) {
+    let mut note = None;
+    let empty = || vec![Vec::new(); targets.len()];
+    let opened = path()
+        .ok_or_else(|| "no cache directory can be named (HOME is not set)".to_owned())
+        .and_then(|p| History::open(&p));
+    let history = match opened {
+        Ok(mut h) => {
+            if !readings.is_empty()
+                && let Err(e) = h.record(account, readings, Utc::now())
+            {
+                note = Some(e);
+            }
+            targets
+                .iter()
+                .map(|t| h.readings(account, t.bucket, now - forecast::SPARKLINE_SPAN, now))
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap_or_else(|e| {
+                    note = Some(e);
+                    empty()
+                })
+        }
+        Err(e) => {
+            note = Some(e);
+            empty()
+        }
+    };
+    (forecast_targets(targets, &history, now, limit), note)
 }
 
 /// The current reading of a bucket of `snapshot` (its utilization, `resets_at` and its own
