@@ -411,6 +411,25 @@ fn empty_truncated_or_foreign_stdin_gives_a_short_line_and_exit_0() {
 }
 
 #[test]
+fn an_unwritable_cache_directory_still_prints_the_line() {
+    let home = Home::logged_in();
+    let file = home.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let out = home
+        .guard("http://127.0.0.1:9")
+        .env("CLAUDE_GUARD_CACHE_DIR", file.join("cache"))
+        .args(["statusline"])
+        .stdin(stdin_with(
+            Some(limits(json!(91), 3600, json!(31))),
+            "claude-opus-5-5",
+        ))
+        .run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 1, "{out:?}");
+    assert!(out.stdout.contains("5h 91%"), "{out:?}");
+}
+
+#[test]
 fn a_stdin_that_stays_open_does_not_hang_the_statusline() {
     let home = Home::logged_in();
     let real = stdin_with(Some(limits(json!(91), 3600, json!(31))), "claude-opus-5-5");

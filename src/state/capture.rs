@@ -344,7 +344,9 @@ pub fn record(
         captures.readings.insert(name.clone(), kept);
     }
     match lock {
-        Lock::Held(_) => {
+        // Unavailable: no lock file (an unwritable directory: the write fails too) or no
+        // `flock` (some network file systems): written unlocked, still atomically.
+        Lock::Held(_) | Lock::Unavailable => {
             if entry.write_json(&captures) {
                 Ok(captures)
             } else {
@@ -352,7 +354,6 @@ pub fn record(
             }
         }
         Lock::Busy => Err((captures, "another statusline held the capture file".into())),
-        Lock::Unavailable => Err((captures, "the cache directory is not writable".into())),
     }
 }
 
