@@ -260,6 +260,12 @@ pub struct RunArgs {
     #[command(flatten)]
     pub wait_opts: WaitOpts,
 
+    /// The job will run this long (humantime: 90m, 3h): refuse (exit 21) when an applicable
+    /// bucket is projected, at its pace, to reach 100% (or --max-utilization) before then and
+    /// before its reset.
+    #[arg(long, env = "CLAUDE_GUARD_NEEDS", value_name = "DUR", value_parser = parse_duration)]
+    pub needs: Option<Duration>,
+
     /// When the run's model has its own weekly limit pinned (seven_day_opus, seven_day_sonnet,
     /// a model-scoped limit) and every limit that applies to MODEL is clear, run claude with
     /// `--model MODEL` instead (also instead of billing extra usage). Never when five_hour,
@@ -286,6 +292,12 @@ pub struct CheckArgs {
     /// Claude Code resolves it: ANTHROPIC_MODEL, settings files, else Opus].
     #[arg(long, env = "CLAUDE_GUARD_MODEL", value_name = "NAME")]
     pub model: Option<String>,
+
+    /// The job will run this long (humantime: 90m, 3h): refuse (exit 21) when an applicable
+    /// bucket is projected, at its pace, to reach 100% (or --max-utilization) before then and
+    /// before its reset.
+    #[arg(long, env = "CLAUDE_GUARD_NEEDS", value_name = "DUR", value_parser = parse_duration)]
+    pub needs: Option<Duration>,
 }
 
 /// `wait [OPTIONS]`.
@@ -300,6 +312,12 @@ pub struct WaitArgs {
     /// The model the job will use (see `check --model`).
     #[arg(long, env = "CLAUDE_GUARD_MODEL", value_name = "NAME")]
     pub model: Option<String>,
+
+    /// The job will run this long (humantime: 90m, 3h): refuse (exit 21) when an applicable
+    /// bucket is projected, at its pace, to reach 100% (or --max-utilization) before then and
+    /// before its reset.
+    #[arg(long, env = "CLAUDE_GUARD_NEEDS", value_name = "DUR", value_parser = parse_duration)]
+    pub needs: Option<Duration>,
 }
 
 /// `snapshot [OPTIONS]`.

@@ -47,6 +47,7 @@ fn policy_from(common: &Common, default_unknown: OnUnknown, wait: Option<&WaitOp
             max_wait: w.max_wait,
         }),
         replay: common.now.is_some(),
+        needs: None,
     }
 }
 
@@ -98,12 +99,17 @@ fn run(args: RunArgs) -> Result<Exit> {
     let inputs = Inputs {
         sources: &config,
         refresh: args.common.refresh,
-        policy: policy_from(&args.common, OnUnknown::Allow, wait_opts),
+        policy: Policy {
+            needs: args.needs,
+            ..policy_from(&args.common, OnUnknown::Allow, wait_opts)
+        },
         claude_args: model::parse_claude_args(&args.claude_args),
         explicit_model: None,
         clock: Clock::new(args.common.now),
+        forecast: args.common.json,
     };
     let mut eval = evaluate(&inputs);
+    print_notes(&eval);
     let mut claude_args = std::borrow::Cow::Borrowed(&args.claude_args);
     if let Some(model) = args.model_fallback.as_deref().filter(|m| !m.is_empty())
         && let Some(snapshot) = &eval.snapshot
@@ -186,7 +192,18 @@ fn gate_inputs<'a>(
         claude_args: ClaudeArgs::default(),
         explicit_model: model,
         clock: Clock::new(common.now),
+        forecast: common.json,
     }
+}
+
+/// Prints the evaluation's notes (a usage history that cannot be used) on stderr.
+fn print_notes(eval: &Evaluation) {
+    let lines: Vec<String> = eval
+        .notes
+        .iter()
+        .map(|n| format!("claude-guard: note: {n}"))
+        .collect();
+    print_lines(&lines);
 }
 
 /// A short line for a go in check/wait, so CI logs say why the gate opened.
@@ -237,15 +254,20 @@ fn report_gate(eval: &Evaluation, inputs: &Inputs, common: &Common) -> Exit {
 
 fn check(args: CheckArgs) -> Result<Exit> {
     let config = source_config(&args.common);
-    let inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None);
+    let mut inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None);
+    inputs.policy.needs = args.needs;
     let eval = evaluate(&inputs);
+    print_notes(&eval);
     Ok(report_gate(&eval, &inputs, &args.common))
 }
 
 fn status(args: CheckArgs) -> Result<Exit> {
     let config = source_config(&args.common);
-    let inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None);
+    let mut inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None);
+    inputs.policy.needs = args.needs;
+    inputs.forecast = true;
     let eval = evaluate(&inputs);
+    print_notes(&eval);
     let o = outcome(&eval, &inputs, false);
     if args.common.explain {
         print_lines(&report::explain_lines(&o));
@@ -260,13 +282,15 @@ fn status(args: CheckArgs) -> Result<Exit> {
 
 fn wait_cmd(args: WaitArgs) -> Result<Exit> {
     let config = source_config(&args.common);
-    let inputs = gate_inputs(
+    let mut inputs = gate_inputs(
         &args.common,
         &config,
         args.model.as_deref(),
         Some(&args.wait_opts),
     );
+    inputs.policy.needs = args.needs;
     let mut eval = evaluate(&inputs);
+    print_notes(&eval);
     if eval.decision.exit != Exit::Go && eval.decision.waitable {
         match wait::until_go(eval, &inputs, &wait_options(&args.wait_opts))? {
             wait::Finished::Done(done) => eval = *done,

@@ -199,7 +199,8 @@ fn cache_files_are_private_and_hold_no_secret() {
     for e in std::fs::read_dir(home.cache()).unwrap() {
         let p = e.unwrap().path();
         assert_eq!(mode(&p), 0o600, "{}", p.display());
-        let text = std::fs::read_to_string(&p).unwrap();
+        // Bytes, not UTF-8: the usage history is a SQLite database.
+        let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
         assert!(
             !text.contains(TOKEN) && !text.contains("CANARY"),
             "{}",

@@ -6,12 +6,13 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use crate::core::decide::{self, Decision};
+use crate::core::forecast::BucketForecast;
 use crate::core::model::{self, ClaudeArgs, ModelChoice};
 use crate::core::plan;
 use crate::core::policy::Policy;
 use crate::core::snapshot::Snapshot;
-use crate::state::claude_files;
 use crate::state::sources::{self, Attempt, Loaded, SourceConfig};
+use crate::state::{claude_files, history};
 
 /// One evaluation: what was read and what was decided.
 pub struct Evaluation {
@@ -25,6 +26,9 @@ pub struct Evaluation {
     pub now: DateTime<Utc>,
     /// Each source's turn (empty when nothing was read).
     pub attempts: Vec<Attempt>,
+    /// Notes for stderr that are not about the decision (a usage history that cannot be
+    /// written or read).
+    pub notes: Vec<String>,
 }
 
 /// The inputs that stay the same across re-evaluations while waiting.
@@ -41,6 +45,9 @@ pub struct Inputs<'a> {
     pub explicit_model: Option<&'a str>,
     /// Where `--now` started and when, so waiting advances from it in real time.
     pub clock: Clock,
+    /// Forecast the buckets (read the usage history) even without `--needs`: for `status`
+    /// and `--json`.
+    pub forecast: bool,
 }
 
 /// "Now": the real clock, or `--now` advanced by real elapsed time.
@@ -114,15 +121,50 @@ pub fn evaluate_with(inputs: &Inputs, refresh: bool) -> Evaluation {
             model,
             now,
             attempts: vec![],
+            notes: vec![],
         };
     }
     let loaded = load_snapshot(inputs.sources, now, model.family, refresh);
-    let decision = decide::decide(&loaded.snapshot, &inputs.policy, model.family, now);
+    let mut notes = loaded.notes;
+    let mut decision = decide::decide(&loaded.snapshot, &inputs.policy, model.family, now);
+    if inputs.forecast || inputs.policy.needs.is_some() {
+        let (forecast, note) = forecast(&loaded.snapshot, &decision, &inputs.policy, now);
+        notes.extend(note);
+        decision = decide::apply_needs(decision, forecast, &inputs.policy, now);
+    }
     Evaluation {
         decision,
         snapshot: Some(loaded.snapshot),
         model,
         now,
         attempts: loaded.attempts,
+        notes,
     }
+}
+
+/// The forecast of each bucket the decision forecasts ([`decide::forecast_targets`]), from
+/// the usage history of the snapshot's account, projected to `--max-utilization`; a note
+/// when the history cannot be read.
+pub fn forecast(
+    snapshot: &Snapshot,
+    decision: &Decision,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> (Vec<BucketForecast>, Option<String>) {
+    let targets: Vec<history::Target> = decide::forecast_targets(decision)
+        .map(|v| history::Target {
+            bucket: &v.bucket.name,
+            kind: &v.bucket.kind,
+            current: history::current_reading(snapshot, &v.bucket),
+        })
+        .collect();
+    if targets.is_empty() {
+        return (Vec::new(), None);
+    }
+    history::forecasts(
+        &history::account_of(snapshot),
+        &targets,
+        now,
+        policy.max_utilization,
+    )
 }

@@ -9,11 +9,13 @@
 //!    refuse`), else refuse on the pinned bucket with the latest reset.
 //! 5. a known, refusing subscription refuses (17) whatever 1–4 said.
 //!
-//! Then, for a go only, the soft threshold (18).
+//! Then, for a go only, the soft threshold (18), and — with the bucket forecasts, which need
+//! the history — `--needs` (21, [`apply_needs`]).
 
 use chrono::{DateTime, Utc};
 
 use crate::core::exit_codes::Exit;
+use crate::core::forecast::{self, BucketForecast};
 use crate::core::model::Family;
 use crate::core::policy::{OnUnknown, OverageMode, Policy};
 use crate::core::snapshot::{Bucket, BucketKind, Snapshot};
@@ -44,6 +46,9 @@ pub enum Reason {
     Subscription,
     /// The soft threshold was reached by the named bucket.
     Threshold(String),
+    /// `--needs DUR`: the named bucket is projected to reach its limit before the job ends
+    /// (and before its reset).
+    Needs(String),
     /// The reset lies beyond `--max-wait`; the inner reason is what blocks.
     MaxWait(Box<Reason>),
     /// The state is unknown.
@@ -52,13 +57,14 @@ pub enum Reason {
 
 impl Reason {
     /// The `reason` string in JSON: a bucket name, `overage`, `subscription`, `threshold`,
-    /// `max_wait` or `unknown`.
+    /// `needs`, `max_wait` or `unknown`.
     pub fn key(&self) -> &str {
         match self {
             Reason::Bucket(name) => name,
             Reason::Overage => "overage",
             Reason::Subscription => "subscription",
             Reason::Threshold(_) => "threshold",
+            Reason::Needs(_) => "needs",
             Reason::MaxWait(_) => "max_wait",
             Reason::Unknown => "unknown",
         }
@@ -122,6 +128,9 @@ pub struct Decision {
     pub subscription_note: String,
     /// The walk through the tree, one line a step, for `--explain`.
     pub trace: Vec<String>,
+    /// The forecast of each applicable, unpinned bucket (`forecast` in JSON, `status`); empty
+    /// unless the caller asked for it ([`apply_needs`]).
+    pub forecast: Vec<BucketForecast>,
 }
 
 impl Decision {
@@ -143,6 +152,7 @@ impl Decision {
             plan_limits: PlanLimits::NotApplicable(why),
             overage_note: None,
             subscription_note: "not checked (plan limits do not apply)".into(),
+            forecast: vec![],
         }
     }
 
@@ -364,6 +374,7 @@ pub fn decide(
         overage_note,
         subscription_note: subscription_note.clone(),
         trace,
+        forecast: vec![],
     };
     let freshness = match (ahead, age_seconds) {
         (Some(s), _) => format!(
@@ -495,6 +506,72 @@ pub fn decide(
         fmt_pct(policy.max_utilization)
     ));
     d
+}
+
+/// The buckets a forecast covers (DESIGN.md "Forecast"): applicable, readable and not
+/// pinned (a pinned bucket is at its limit already; one absorbed by extra usage is not
+/// forecast).
+pub fn forecast_targets(d: &Decision) -> impl Iterator<Item = &BucketView> {
+    d.buckets
+        .iter()
+        .filter(|v| v.applies && !v.pinned && v.bucket.utilization.is_some())
+}
+
+/// The `--needs DUR` step, after the soft threshold (DESIGN.md "Forecast"). Keeps `forecast`
+/// (the forecasts of [`forecast_targets`], projected to `--max-utilization`) in the decision;
+/// then, when `policy.needs` is set and the decision is a go or a billed go, refuses with 21
+/// when one of them reaches its limit before `now` + DUR and before its reset (the earliest
+/// such bucket; basis `none` never does). `resets_at` is that bucket's reset: waiting for it
+/// lifts the refusal (`--max-wait` applies as for any refusal).
+pub fn apply_needs(
+    mut d: Decision,
+    forecast: Vec<BucketForecast>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Decision {
+    d.forecast = forecast;
+    let Some(needs) = policy.needs else {
+        return d;
+    };
+    let go = matches!(d.verdict, Verdict::Go | Verdict::GoBilled) && d.exit == Exit::Go;
+    if !go || d.plan_limits != PlanLimits::Apply {
+        return d;
+    }
+    let until = now + chrono::Duration::from_std(needs).unwrap_or(chrono::Duration::MAX);
+    let targets: Vec<&str> = forecast_targets(&d)
+        .map(|v| v.bucket.name.as_str())
+        .collect();
+    let hit = forecast::first_reaching(
+        d.forecast
+            .iter()
+            .filter(|f| targets.contains(&f.bucket.as_str())),
+        until,
+    )
+    .cloned();
+    let job = humantime::format_duration(needs);
+    let Some(f) = hit else {
+        d.trace.push(format!(
+            "needs: no applicable bucket is projected to reach {}% within --needs {job} (before its reset) → GO",
+            fmt_pct(policy.max_utilization)
+        ));
+        return d;
+    };
+    d.trace.push(format!(
+        "needs: {} at {}%, pace {}%/h ({}), reaches {}% at {} — within --needs {job} and before its reset → REFUSE (21)",
+        f.bucket,
+        fmt_pct(f.utilization),
+        fmt_pct(f.pace_per_hour.unwrap_or_default()),
+        f.basis.key(),
+        fmt_pct(f.limit),
+        f.reaches_limit_at
+            .map_or("?".into(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    ));
+    d.verdict = Verdict::Refuse;
+    d.reason = Some(Reason::Needs(f.bucket.clone()));
+    d.exit = Exit::Needs;
+    d.resets_at = f.resets_at;
+    d.waitable = f.resets_at.is_some();
+    apply_max_wait(d, policy, now)
 }
 
 /// The model families (Sonnet, Opus) a run could switch to and go unbilled, other than
@@ -1077,5 +1154,126 @@ mod tests {
             sonnet(99.0, at(40)),
         ]));
         assert_eq!(d.hottest.as_deref(), Some("seven_day"));
+    }
+
+    /// Forecasts of the decision's targets from a history of `(minutes ago, percent)` per
+    /// bucket, all readings under the bucket's current reset.
+    fn forecasts(
+        d: &Decision,
+        series: &[(&str, &[(i64, f64)])],
+        limit: f64,
+    ) -> Vec<BucketForecast> {
+        forecast_targets(d)
+            .map(|v| {
+                let h: Vec<forecast::Reading> = series
+                    .iter()
+                    .filter(|(n, _)| *n == v.bucket.name)
+                    .flat_map(|(_, rs)| rs.iter())
+                    .map(|(ago, u)| forecast::Reading {
+                        fetched_at: now() - chrono::Duration::minutes(*ago),
+                        utilization: *u,
+                        resets_at: v.bucket.resets_at,
+                    })
+                    .collect();
+                forecast::forecast(
+                    &v.bucket.name,
+                    forecast::window_length(&v.bucket.kind),
+                    &h,
+                    None,
+                    now(),
+                    limit,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn needs_refuses_when_a_bucket_reaches_its_limit_within_the_job() {
+        // five_hour at 70 %, rising 20 %/h: 100 % in 1h 30m; it resets in 3 h.
+        let s = snap(vec![five(70.0, at(3)), week(30.0, at(48))]);
+        let rising: &[(i64, f64)] = &[(30, 60.0), (15, 65.0), (0, 70.0)];
+        let p = Policy {
+            needs: Some(Duration::from_secs(2 * 3600)),
+            ..Policy::default()
+        };
+        let d = run(&s, &p, Family::Opus);
+        let f = forecasts(&d, &[("five_hour", rising)], 100.0);
+        let d = apply_needs(d, f, &p, now());
+        assert_eq!(d.exit, Exit::Needs);
+        assert_eq!(d.verdict, Verdict::Refuse);
+        assert_eq!(d.reason.as_ref().map(Reason::key), Some("needs"));
+        assert_eq!(d.resets_at, at(3));
+        assert!(d.waitable);
+        assert_eq!(d.forecast.len(), 2);
+        // A 1-hour job fits.
+        let short = Policy {
+            needs: Some(Duration::from_secs(3600)),
+            ..Policy::default()
+        };
+        let d = run(&s, &short, Family::Opus);
+        let f = forecasts(&d, &[("five_hour", rising)], 100.0);
+        assert_eq!(apply_needs(d, f, &short, now()).exit, Exit::Go);
+        // Projected to --max-utilization 80: 30 min away, so even 1 h refuses.
+        let hot = Policy {
+            max_utilization: 80.0,
+            ..short.clone()
+        };
+        let d = run(&s, &hot, Family::Opus);
+        let f = forecasts(&d, &[("five_hour", rising)], 80.0);
+        assert_eq!(apply_needs(d, f, &hot, now()).exit, Exit::Needs);
+        // Without --needs the forecast is kept and nothing changes.
+        let d = run(&s, &Policy::default(), Family::Opus);
+        let f = forecasts(&d, &[("five_hour", rising)], 100.0);
+        let d = apply_needs(d, f, &Policy::default(), now());
+        assert_eq!(d.exit, Exit::Go);
+        assert_eq!(d.forecast[0].bucket, "five_hour");
+    }
+
+    #[test]
+    fn needs_spares_resets_absorbed_buckets_and_refusals() {
+        let p = Policy {
+            needs: Some(Duration::from_secs(10 * 3600)),
+            ..Policy::default()
+        };
+        let rising: &[(i64, f64)] = &[(30, 60.0), (15, 65.0), (0, 70.0)];
+        // The reset comes first (in 1 h; 100 % would be in 1h 30m): go.
+        let s = snap(vec![five(70.0, at(1))]);
+        let d = run(&s, &p, Family::Opus);
+        let f = forecasts(&d, &[("five_hour", rising)], 100.0);
+        assert_eq!(apply_needs(d, f, &p, now()).exit, Exit::Go);
+        // Pinned and absorbed by extra usage: go billed, not forecast.
+        let mut s = snap(vec![five(100.0, at(3))]);
+        s.overage = Some(extra(true));
+        let d = run(&s, &p, Family::Opus);
+        assert_eq!(d.verdict, Verdict::GoBilled);
+        let f = forecasts(&d, &[("five_hour", rising)], 100.0);
+        assert!(f.is_empty());
+        let d = apply_needs(d, f, &p, now());
+        assert_eq!(d.verdict, Verdict::GoBilled);
+        // A refusal stays what it was.
+        let s = snap(vec![five(100.0, at(3)), week(70.0, at(48))]);
+        let d = run(&s, &p, Family::Opus);
+        let f = forecasts(&d, &[("seven_day", rising)], 100.0);
+        assert_eq!(apply_needs(d, f, &p, now()).exit, Exit::FiveHour);
+        // A barely started window (basis none) never refuses.
+        let s = snap(vec![five(
+            70.0,
+            Some(now() + chrono::Duration::minutes(290)),
+        )]);
+        let d = run(&s, &p, Family::Opus);
+        let f = forecasts(&d, &[], 100.0);
+        assert_eq!(f[0].basis, forecast::Basis::None);
+        assert_eq!(apply_needs(d, f, &p, now()).exit, Exit::Go);
+        // With --wait, a reset beyond --max-wait is 19.
+        let waiting = Policy {
+            wait: Some(WaitPolicy {
+                max_wait: Duration::from_secs(3600),
+            }),
+            ..p.clone()
+        };
+        let s = snap(vec![five(70.0, at(3))]);
+        let d = run(&s, &waiting, Family::Opus);
+        let f = forecasts(&d, &[("five_hour", rising)], 100.0);
+        assert_eq!(apply_needs(d, f, &waiting, now()).exit, Exit::MaxWait);
     }
 }

@@ -26,7 +26,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::snapshot::BucketKind;
+use crate::core::snapshot::BucketKind;
 
 /// Two readings whose `resets_at` differ by more than this belong to different windows.
 pub const SAME_WINDOW: Duration = Duration::minutes(10);
@@ -197,6 +197,9 @@ pub struct BucketForecast {
     /// Whether `reaches_limit_at` comes before the window's reset (`true` when the reset is
     /// unknown; `false` without a projection).
     pub before_reset: bool,
+    /// The last 24 hours, one level (percent) per hour, oldest first; `None` for an hour
+    /// without a reading ([`sparkline_levels`]; render with [`sparkline`]).
+    pub last_24h: Vec<Option<f64>>,
 }
 
 impl BucketForecast {
@@ -297,7 +300,8 @@ pub fn forecast(
     now: DateTime<Utc>,
     limit: f64,
 ) -> BucketForecast {
-    let all = windows(&as_of(history, current, now));
+    let readings = as_of(history, current, now);
+    let all = windows(&readings);
     let mut f = BucketForecast {
         bucket: bucket.to_owned(),
         utilization: 0.0,
@@ -307,6 +311,7 @@ pub fn forecast(
         limit,
         reaches_limit_at: None,
         before_reset: false,
+        last_24h: sparkline_levels(&readings, now, SPARKLINE_SPAN, SPARKLINE_SLOTS),
     };
     let Some(w) = all.last() else {
         return f;
@@ -375,6 +380,7 @@ pub fn first_reaching<'a>(
 /// For a running job (the supervisor): the bucket whose *recent* pace says it reaches its
 /// limit before `job_end` and before its reset, the earliest when several do. A window pace
 /// (an average over days) is not enough to warn mid-flight.
+#[cfg_attr(not(test), allow(dead_code))] // for `run --supervise` (issue "Supervised runs")
 pub fn recent_warning<'a>(
     forecasts: impl IntoIterator<Item = &'a BucketForecast>,
     job_end: DateTime<Utc>,
@@ -774,6 +780,7 @@ mod tests {
             limit: 100.0,
             reaches_limit_at: inm.map(|m| now + min(m)),
             before_reset: before,
+            last_24h: vec![],
         };
         let fs = [
             mk("five_hour", Basis::Window, Some(90), true),

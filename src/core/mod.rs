@@ -9,6 +9,7 @@ pub mod exit_codes;
 pub mod fallback;
 #[cfg(test)]
 mod fuzz;
+pub mod forecast;
 pub mod model;
 pub mod plan;
 pub mod policy;

@@ -4,6 +4,7 @@
 //! May use: [`crate::core`] and [`crate::state`] (the sources' attempts). Not [`crate::act`]
 //! nor the command line.
 
+pub mod forecast;
 pub mod github;
 pub mod shell;
 
@@ -138,9 +139,21 @@ pub fn refusal_lines(o: &Outcome) -> Vec<String> {
                 reset(d.resets_at)
             ));
         }
+        Some(Reason::Needs(name)) => {
+            let v = bucket_of(d, name);
+            let shown = format!(
+                "{} ({})",
+                words(name, v.map(|v| &v.bucket.kind)),
+                paint(BOLD, name)
+            );
+            lines.push(format!(
+                "{prefix} {}",
+                forecast::needs_refusal(d, name, &shown, o.now)
+            ));
+        }
         Some(Reason::MaxWait(inner)) => {
             let name = match inner.as_ref() {
-                Reason::Bucket(n) | Reason::Threshold(n) => n.clone(),
+                Reason::Bucket(n) | Reason::Threshold(n) | Reason::Needs(n) => n.clone(),
                 other => other.key().to_owned(),
             };
             lines.push(format!(
@@ -174,6 +187,9 @@ pub fn refusal_lines(o: &Outcome) -> Vec<String> {
                 "wait for the reset with `claude-guard run --wait --max-wait {hours}h` (or CLAUDE_GUARD_WAIT=1 CLAUDE_GUARD_MAX_WAIT={hours}h)"
             ));
         }
+    }
+    if matches!(&d.reason, Some(Reason::Needs(_))) {
+        help.extend(forecast::needs_help().map(str::to_owned));
     }
     let model_scoped = matches!(&d.reason, Some(Reason::Bucket(n)) if n.starts_with("seven_day_opus") || n.starts_with("seven_day_sonnet") || n.starts_with("weekly_scoped"));
     if model_scoped && !o.families_with_room.is_empty() {
@@ -352,6 +368,7 @@ pub fn json_object(o: &Outcome) -> Value {
         })),
         "now": utc(o.now),
         "trace": d.trace,
+        "forecast": forecast::json(d),
     })
 }
 
@@ -463,6 +480,13 @@ pub fn status_text(o: &Outcome) -> String {
             "  {}",
             paint(DIM, &format!("other keys: {}", u.other_keys.join(", ")))
         );
+    }
+    let pace = forecast::status_lines(d, o.now, &paint, YELLOW);
+    if !pace.is_empty() {
+        let _ = writeln!(out);
+        for line in pace {
+            let _ = writeln!(out, "{line}");
+        }
     }
     let _ = writeln!(out);
     if let Some(h) = &d.hottest

@@ -128,6 +128,11 @@ pub struct State {
     /// When requests were sent in the last hour (for [`HOURLY_BUDGET`]).
     #[serde(default)]
     pub sent: Vec<DateTime<Utc>>,
+    /// The `fetched_at` of the snapshot whose readings are in the usage history
+    /// (`crate::state::history`): equal to `fetched_at` when this snapshot is recorded, so
+    /// that a start reading it from the cache does not open the history at all.
+    #[serde(default)]
+    pub recorded: Option<DateTime<Utc>>,
 }
 
 /// At most this many fetches per account and source in any rolling hour, across all

@@ -31,8 +31,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use crate::forecast::Reading;
-use crate::snapshot::Snapshot;
+use crate::core::forecast::{self, BucketForecast, Reading};
+use crate::core::snapshot::{Bucket, BucketKind, Snapshot};
 
 /// The database's file name inside the cache directory.
 pub const FILE_NAME: &str = "history.sqlite3";
@@ -133,7 +133,7 @@ pub fn readings_of(snapshot: &Snapshot) -> Vec<BucketReading> {
 /// The history database path: `<cache dir>/history.sqlite3`; `None` when no cache directory
 /// can be named.
 pub fn path() -> Option<PathBuf> {
-    crate::cache::dir().map(|d| d.join(FILE_NAME))
+    crate::state::cache::dir().map(|d| d.join(FILE_NAME))
 }
 
 /// Records `readings` of `account` in the default database ([`path`]), creating it when
@@ -167,6 +167,60 @@ pub fn read(
         .iter()
         .map(|b| h.readings(account, b, from, to))
         .collect()
+}
+
+/// A bucket to forecast: its name, kind, and its reading in the snapshot at hand.
+#[derive(Debug, Clone)]
+pub struct Target<'a> {
+    /// The bucket's name (`five_hour`, ...).
+    pub bucket: &'a str,
+    /// What it counts (sets the window length).
+    pub kind: &'a BucketKind,
+    /// Its reading in the snapshot being decided on (already recorded or not).
+    pub current: Option<Reading>,
+}
+
+/// The forecast of each target of `account` at `now`, projected to `limit` percent (100, or
+/// `--max-utilization`), from the history's readings of the last 24 hours before `now` plus
+/// each target's current reading ([`forecast::forecast`]). Usable by `check`/`status`, the
+/// statusline and the supervisor alike. An unreadable history gives forecasts from the
+/// current readings alone and a note (`Some`).
+pub fn forecasts(
+    account: &str,
+    targets: &[Target],
+    now: DateTime<Utc>,
+    limit: f64,
+) -> (Vec<BucketForecast>, Option<String>) {
+    let names: Vec<&str> = targets.iter().map(|t| t.bucket).collect();
+    let (history, note) = match read(account, &names, now - forecast::SPARKLINE_SPAN, now) {
+        Ok(h) => (h, None),
+        Err(note) => (vec![Vec::new(); targets.len()], Some(note)),
+    };
+    let out = targets
+        .iter()
+        .zip(&history)
+        .map(|(t, h)| {
+            forecast::forecast(
+                t.bucket,
+                forecast::window_length(t.kind),
+                h,
+                t.current,
+                now,
+                limit,
+            )
+        })
+        .collect();
+    (out, note)
+}
+
+/// The current reading of a bucket of `snapshot` (its utilization, `resets_at` and the
+/// snapshot's `fetched_at`), for a [`Target`].
+pub fn current_reading(snapshot: &Snapshot, bucket: &Bucket) -> Option<Reading> {
+    Some(Reading {
+        fetched_at: snapshot.fetched_at?,
+        utilization: bucket.utilization?,
+        resets_at: bucket.resets_at,
+    })
 }
 
 /// An open history database.
@@ -419,6 +473,7 @@ impl History {
     }
 
     /// How many readings the database holds (all accounts and buckets).
+    #[cfg(test)]
     pub fn len(&self) -> Result<i64, String> {
         self.conn
             .query_row("SELECT count(*) FROM reading", [], |r| r.get(0))
@@ -426,6 +481,7 @@ impl History {
     }
 
     /// SQLite's own consistency check: `Ok(())` when it says `ok`.
+    #[cfg(test)]
     pub fn check(&self) -> Result<(), String> {
         let verdict: String = self
             .conn

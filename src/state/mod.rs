@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod claude_files;
 pub mod credentials;
+pub mod history;
 pub mod http;
 pub mod oauth;
 pub mod source;

@@ -173,6 +173,7 @@ impl Chain<'_> {
             };
             match self.fresh(live, &state, now) {
                 Ok(snap) => {
+                    self.seen_recorded(&state);
                     let raw = state.snapshot.clone();
                     return Step::Used(Box::new(snap), raw);
                 }
@@ -286,6 +287,13 @@ impl Chain<'_> {
         None
     }
 
+    /// Notes that a cached state's snapshot is in the usage history already.
+    fn seen_recorded(&mut self, state: &State) {
+        if state.recorded.is_some() && state.recorded == state.fetched_at {
+            self.history_done = true;
+        }
+    }
+
     pub(super) fn live_step(&mut self, live: &Live) -> Step {
         let prefix = format!("{} ({})", live.name, live.shown);
         let now = Utc::now();
@@ -297,6 +305,7 @@ impl Chain<'_> {
         // The last good copy stays available as the fallback, whatever happens below.
         let _ = self.cached_snapshot(live, &state);
         if let Some(snap) = self.fetched_meanwhile(live, &state) {
+            self.seen_recorded(&state);
             return Step::Used(Box::new(snap), state.snapshot.clone());
         }
         if let Some(why) = self.blocked(live, &state, now) {
@@ -320,6 +329,7 @@ impl Chain<'_> {
                 .and_then(Entry::read)
                 .unwrap_or_default();
             if let Some(snap) = self.fetched_meanwhile(live, &state) {
+                self.seen_recorded(&state);
                 return Step::Used(Box::new(snap), state.snapshot.clone());
             }
             if matches!(lock, Lock::Busy) {
@@ -347,6 +357,15 @@ impl Chain<'_> {
         let now = Utc::now();
         state.record_sent(now);
         let step = self.apply(live, &mut state, fetched, now, &prefix);
+        if let Step::Used(snap, _) = &step {
+            // Recorded here, under the lock, so that the cache entry says so and the starts
+            // that read it from the cache do not open the history.
+            self.history_done = true;
+            match record_history(snap) {
+                Ok(_) => state.recorded = state.fetched_at,
+                Err(note) => self.history_note = Some(note),
+            }
+        }
         if let Some(entry) = &live.entry
             && matches!(lock, Lock::Held(_))
         {

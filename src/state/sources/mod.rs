@@ -99,16 +99,33 @@ pub struct Loaded {
     pub raw: Option<Value>,
     /// Every source's turn, in order.
     pub attempts: Vec<Attempt>,
+    /// Things to tell the user that are not about the sources: a usage history that could
+    /// not be written ([`crate::state::history`]), in words. Never fatal.
+    pub notes: Vec<String>,
 }
 
 /// The message when no source is configured at all.
 pub const NO_SOURCE: &str = "no snapshot source is configured: log in with `claude` (its OAuth token is used), or pass --snapshot PATH|- or --bridge URL, or set CLAUDE_GUARD_SESSION_KEY";
 
-/// Runs the chain. Never fails: problems end up in the snapshot and the attempts.
+/// Runs the chain. Never fails: problems end up in the snapshot and the attempts. The
+/// snapshot used is recorded in the usage history (DESIGN.md "Forecast"), unless it is one
+/// the history already holds (a cache hit of a recorded fetch costs nothing).
 pub fn load(req: &Request) -> Loaded {
     let mut chain = Chain::new(req);
-    let loaded = chain.run();
+    let mut loaded = chain.run();
+    if !chain.history_done && usable(&loaded.snapshot) {
+        chain.history_note = record_history(&loaded.snapshot).err();
+    }
+    loaded.notes.extend(chain.history_note.take());
     chain.scrub(loaded)
+}
+
+/// Records a snapshot's readings in the usage history; `Err` is the note to show.
+fn record_history(snapshot: &Snapshot) -> Result<usize, String> {
+    crate::state::history::record(
+        &crate::state::history::account_of(snapshot),
+        &crate::state::history::readings_of(snapshot),
+    )
 }
 
 enum Step {
@@ -140,6 +157,10 @@ struct Chain<'a> {
     /// Last good copies seen on the way, for the fallback.
     fallback: Vec<(Snapshot, Option<Value>)>,
     secrets: Vec<Token>,
+    /// The snapshot used is in the usage history already (or recording it was tried).
+    history_done: bool,
+    /// Why recording in the history failed.
+    history_note: Option<String>,
 }
 
 fn usable(s: &Snapshot) -> bool {
@@ -166,6 +187,8 @@ impl<'a> Chain<'a> {
             failures: Vec::new(),
             fallback: Vec::new(),
             secrets: Vec::new(),
+            history_done: false,
+            history_note: None,
         }
     }
 
@@ -309,6 +332,7 @@ impl<'a> Chain<'a> {
             snapshot: snap,
             raw,
             attempts: std::mem::take(&mut self.attempts),
+            notes: Vec::new(),
         }
     }
 
@@ -359,6 +383,7 @@ impl<'a> Chain<'a> {
             snapshot: snap,
             raw: None,
             attempts: std::mem::take(&mut self.attempts),
+            notes: Vec::new(),
         }
     }
 
