@@ -136,14 +136,20 @@ pub fn path() -> Option<PathBuf> {
     crate::state::cache::dir().map(|d| d.join(FILE_NAME))
 }
 
-/// Records `readings` of `account` in the default database ([`path`]), creating it when
-/// needed; pruning uses the real clock. Returns how many readings were stored (duplicates
-/// are not). `Err` is a note to show: the guard goes on without history.
+/// Records `readings` of `account` (an [`account_key`]) in the default database ([`path`]),
+/// creating it when needed; pruning uses the real clock. Readings already older than [`KEEP`]
+/// do not open it, nor does a missing cache directory. Returns how many readings were stored
+/// (duplicates are not). `Err` is a note to show: the guard goes on without history.
 pub fn record(account: &str, readings: &[BucketReading]) -> Result<usize, String> {
-    if readings.is_empty() {
+    // Readings the store would prune at once (an old replayed file) do not open it.
+    let oldest = Utc::now() - KEEP;
+    if readings.iter().all(|r| r.reading.fetched_at < oldest) {
         return Ok(0);
     }
-    let path = path().ok_or("no cache directory can be named (HOME is not set)")?;
+    // Without a cache directory (no HOME) there is no cache either: nothing to say twice.
+    let Some(path) = path() else {
+        return Ok(0);
+    };
     History::open(&path)?.record(account, readings, Utc::now())
 }
 
