@@ -7,9 +7,9 @@
 pub mod decide;
 pub mod exit_codes;
 pub mod fallback;
+pub mod forecast;
 #[cfg(test)]
 mod fuzz;
-pub mod forecast;
 pub mod model;
 pub mod plan;
 pub mod policy;

@@ -152,7 +152,8 @@ pub fn recent_warning_line(f: &BucketForecast, now: DateTime<Utc>) -> String {
         fmt_pct(f.utilization),
         pace(f.pace_per_hour.unwrap_or_default()),
         fmt_pct(f.limit),
-        f.reaches_limit_at.map_or("soon".into(), |t| relative(t, now)),
+        f.reaches_limit_at
+            .map_or("soon".into(), |t| relative(t, now)),
     )
 }
 
