@@ -185,7 +185,7 @@ pub struct Common {
     pub snapshot: Option<OsString>,
 
     /// Read the snapshot from a bridge URL with GET (plain http:// only to loopback).
-    #[arg(long, env = "CLAUDE_GUARD_BRIDGE", value_name = "URL", value_parser = crate::state::source::parse_bridge_url)]
+    #[arg(long, env = "CLAUDE_GUARD_BRIDGE", value_name = "URL", value_parser = BridgeUrlParser)]
     pub bridge: Option<reqwest::Url>,
 
     /// Where the usage state comes from: auto tries, in order, --snapshot, the guard's cache,
@@ -371,15 +371,54 @@ pub struct RefreshArgs {
     pub org: Option<String>,
 }
 
+/// `--bridge URL`: [`crate::state::source::parse_bridge_url`], but a rejected value is shown
+/// without its user name, password, query or fragment (clap's own message echoes it verbatim,
+/// and a bridge URL may carry `?token=`).
+#[derive(Clone)]
+struct BridgeUrlParser;
+
+impl clap::builder::TypedValueParser for BridgeUrlParser {
+    type Value = reqwest::Url;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<reqwest::Url, clap::Error> {
+        let text = value.to_string_lossy();
+        crate::state::source::parse_bridge_url(&text).map_err(|why| {
+            let arg = arg.map_or_else(|| "--bridge <URL>".to_owned(), ToString::to_string);
+            cmd.clone().error(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "invalid value '{}' for '{arg}': {why}",
+                    crate::state::source::redact_url_text(&text)
+                ),
+            )
+        })
+    }
+}
+
 fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("{e}; expected RFC 3339 like 2026-07-06T08:00:00Z"))
 }
 
-/// Parses a humantime duration that names its unit (`90s`, `2h 30m`); a bare number is refused.
+/// The longest duration any option accepts (100 years): longer ones are a typo, and date
+/// arithmetic on them would leave chrono's range.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600); // humantime's year: 365.25 d
+
+/// Parses a humantime duration that names its unit (`90s`, `2h 30m`); a bare number is refused,
+/// and so is one longer than [`MAX_DURATION`] (a usage error, exit 2).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e}; use a unit, e.g. 90s, 30m, 2h 30m"))
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("{e}; use a unit, e.g. 90s, 30m, 2h 30m"))?;
+    if d > MAX_DURATION {
+        return Err("longer than 100 years; use a shorter duration, e.g. 8h or 30days".into());
+    }
+    Ok(d)
 }
 
 /// A `--model-fallback` value must name a known family, or the guard could not tell which

@@ -48,6 +48,7 @@ fn policy_from(common: &Common, default_unknown: OnUnknown, wait: Option<&WaitOp
         wait: wait.map(|w| WaitPolicy {
             max_wait: w.max_wait,
         }),
+        replay: common.now.is_some(),
         needs: None,
     }
 }

@@ -221,10 +221,13 @@ fn cache_files_are_private_and_hold_no_secret() {
         n += 1;
     }
     assert!(n >= 3, "usage, its lock and the profile");
-    // an existing, too-open directory is tightened
+    // an existing directory's mode is never changed (issue 15: it may be shared, or the
+    // working directory); one only others cannot write to is still used
     std::fs::set_permissions(home.cache(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let _ = home.guard(&server.base).args(["check", "--refresh"]).run();
-    assert_eq!(mode(&home.cache()), 0o700);
+    let out = home.guard(&server.base).args(["check", "--refresh"]).run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(!out.stderr.contains("warning"), "{out:?}");
+    assert_eq!(mode(&home.cache()), 0o755);
 }
 
 fn can_write_into_read_only_dirs() -> bool {
@@ -418,4 +421,252 @@ fn no_more_than_twenty_requests_an_hour_whatever_the_ttl() {
         }
     }
     assert_eq!(server.count("/api/oauth/usage"), 20);
+}
+
+// ---- issue 15: cache trust, blocking entries, echoed secrets, pruning, bad settings ----
+
+/// A server whose five_hour utilization can be changed between runs.
+fn oauth_api_at(pct: &std::sync::Arc<std::sync::Mutex<f64>>) -> Server {
+    let pct = pct.clone();
+    oauth_api(move || Reply::json(200, usage_body(*pct.lock().unwrap(), 3600)))
+}
+
+/// Rewrites the cached snapshot's five_hour utilization (a forged entry).
+fn forge(path: &Path, pct: f64) -> Value {
+    let mut state: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    state["snapshot"]["usage"]["five_hour"]["utilization"] = json!(pct);
+    state
+}
+
+#[test]
+fn a_cache_directory_others_can_write_or_reached_through_a_symlink_is_not_used() {
+    let home = Home::logged_in();
+    let pct = std::sync::Arc::new(std::sync::Mutex::new(10.0));
+    let server = oauth_api_at(&pct);
+    assert_eq!(home.guard(&server.base).args(["check"]).run().code, Some(0));
+    // Another user forges a fresh entry saying 10 % while the server says 100 %.
+    let forged = forge(&home.oauth_file(), 10.0);
+    *pct.lock().unwrap() = 100.0;
+    std::fs::write(home.oauth_file(), forged.to_string()).unwrap();
+    std::fs::set_permissions(home.cache(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    for _ in 0..2 {
+        let out = home.guard(&server.base).args(["check"]).run();
+        assert_eq!(
+            out.code,
+            Some(10),
+            "the forged entry must not say go: {out:?}"
+        );
+        let warnings: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("warning:"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{out:?}");
+        assert!(
+            warnings[0].contains("writable by group or others"),
+            "{out:?}"
+        );
+    }
+    assert_eq!(
+        server.count("/api/oauth/usage"),
+        3,
+        "no cache: each start asks"
+    );
+    // never chmodded: it is not the guard's directory
+    let mode = std::fs::metadata(home.cache())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o1777);
+
+    // reached through a symbolic link: refused, and nothing is written behind it
+    let real = home.path().join("real-cache");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let link = home.path().join("link-cache");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let out = home
+        .guard(&server.base)
+        .env("CLAUDE_GUARD_CACHE_DIR", &link)
+        .args(["check"])
+        .run();
+    assert_eq!(out.code, Some(10), "{out:?}");
+    assert!(out.stderr.contains("symbolic link"), "{out:?}");
+    assert_eq!(std::fs::read_dir(&real).unwrap().count(), 0);
+
+    // owned by another user (needs root to set up)
+    if nix::unistd::geteuid().is_root() {
+        let theirs = home.path().join("their-cache");
+        std::fs::create_dir(&theirs).unwrap();
+        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        let out = home
+            .guard(&server.base)
+            .env("CLAUDE_GUARD_CACHE_DIR", &theirs)
+            .args(["check"])
+            .run();
+        assert_eq!(out.code, Some(10), "{out:?}");
+        assert!(out.stderr.contains("owned by uid 65534"), "{out:?}");
+    }
+}
+
+#[test]
+fn a_fifo_or_symlink_at_a_cache_entry_is_neither_waited_on_nor_followed() {
+    let home = Home::logged_in();
+    let pct = std::sync::Arc::new(std::sync::Mutex::new(10.0));
+    let server = oauth_api_at(&pct);
+    assert_eq!(home.guard(&server.base).args(["check"]).run().code, Some(0));
+    let entry = home.oauth_file();
+    let forged = forge(&entry, 10.0);
+    *pct.lock().unwrap() = 100.0;
+
+    // a symlink to a forged copy: not followed, the server is asked
+    let elsewhere = home.path().join("forged.json");
+    std::fs::write(&elsewhere, forged.to_string()).unwrap();
+    std::fs::remove_file(&entry).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &entry).unwrap();
+    let out = home.guard(&server.base).args(["check"]).run();
+    assert_eq!(out.code, Some(10), "{out:?}");
+    assert!(out.stderr.contains("symbolic link"), "{out:?}");
+
+    // a FIFO: not opened for good (no writer would ever come)
+    std::fs::remove_file(&entry).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&entry)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = home
+        .guard(&server.base)
+        .args(["check"])
+        .timeout(Duration::from_secs(10))
+        .run();
+    assert_eq!(out.code, Some(10), "{out:?}");
+    assert!(out.stderr.contains("not a regular file"), "{out:?}");
+}
+
+#[test]
+fn a_token_echoed_in_a_200_body_reaches_no_output_and_no_cache_file() {
+    let home = Home::logged_in();
+    let server = oauth_api(|| {
+        let mut body: Value = serde_json::from_str(&usage_body(30.0, 3600)).unwrap();
+        body[TOKEN] = json!({"utilization": 1.0, "resets_at": null});
+        body["debug"] = json!({"authorization": format!("Bearer {TOKEN}")});
+        body["limits"] = json!([{"kind": format!("echo {TOKEN}"), "percent": 1.0}]);
+        Reply::json(200, body.to_string())
+    });
+    for args in [
+        vec!["check", "--json"],
+        vec!["status"],
+        vec!["snapshot"],
+        vec!["check", "--explain"],
+    ] {
+        let out = home.guard(&server.base).args(&args).run();
+        assert!(out.code == Some(0), "{args:?}: {out:?}");
+        assert!(
+            !out.stdout.contains("CANARY") && !out.stderr.contains("CANARY"),
+            "{args:?}: {out:?}"
+        );
+    }
+    for e in std::fs::read_dir(home.cache()).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(!text.contains("CANARY"), "{}: {text}", p.display());
+    }
+}
+
+#[test]
+fn files_of_other_tokens_older_than_a_day_are_pruned() {
+    let home = Home::logged_in();
+    let server = oauth_api(|| Reply::json(200, usage_body(30.0, 3600)));
+    std::fs::create_dir(home.cache()).unwrap();
+    std::fs::set_permissions(home.cache(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let two_days_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 86_400);
+    let old = [
+        "oauth-0123456789abcdef.json",
+        "oauth-0123456789abcdef.lock",
+        "profile-0123456789abcdef.json",
+        "web-0123456789abcdef.json",
+    ];
+    for name in old {
+        let f = std::fs::File::create(home.cache().join(name)).unwrap();
+        f.set_modified(two_days_ago).unwrap();
+    }
+    std::fs::write(home.cache().join("oauth-fedcba9876543210.json"), "{}").unwrap();
+    std::fs::write(home.cache().join("notes.txt"), "mine").unwrap();
+    let f = std::fs::File::create(home.cache().join("unrelated.json")).unwrap();
+    f.set_modified(two_days_ago).unwrap();
+    let out = home.guard(&server.base).args(["check"]).run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let left: std::collections::BTreeSet<String> = std::fs::read_dir(home.cache())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in old {
+        assert!(!left.contains(name), "{name} kept: {left:?}");
+    }
+    for name in ["oauth-fedcba9876543210.json", "notes.txt", "unrelated.json"] {
+        assert!(left.contains(name), "{name} removed: {left:?}");
+    }
+    let own = |n: &&String| n.starts_with("oauth-") && !n.contains("fedcba");
+    assert_eq!(
+        left.iter().filter(own).count(),
+        2,
+        "own entry and lock: {left:?}"
+    );
+}
+
+#[test]
+fn a_bad_user_agent_or_a_base_url_with_a_query_is_named_as_such() {
+    let home = Home::logged_in();
+    let server = oauth_api(|| Reply::json(200, usage_body(30.0, 3600)));
+    let out = home
+        .guard(&server.base)
+        .env("CLAUDE_GUARD_USER_AGENT", "bad\u{1}agent")
+        .args(["check", "--source", "oauth"])
+        .run();
+    assert_eq!(out.code, Some(20), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("CLAUDE_GUARD_USER_AGENT is not a valid HTTP header value"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("token is not"), "{out:?}");
+    for tail in ["/?tenant=1", "/#frag"] {
+        let out = home
+            .guard(&format!("{}{tail}", server.base))
+            .args(["check", "--source", "oauth"])
+            .run();
+        assert_eq!(out.code, Some(20), "{tail}: {out:?}");
+        assert!(
+            out.stderr.contains("CLAUDE_GUARD_OAUTH_BASE_URL")
+                && out.stderr.contains("no ?query or #fragment"),
+            "{out:?}"
+        );
+    }
+    assert_eq!(server.count("/api/oauth/usage"), 0);
+}
+
+#[test]
+fn a_cache_entry_from_the_future_is_a_miss_not_fresh_for_hours() {
+    let home = Home::logged_in();
+    let pct = std::sync::Arc::new(std::sync::Mutex::new(10.0));
+    let server = oauth_api_at(&pct);
+    assert_eq!(home.guard(&server.base).args(["check"]).run().code, Some(0));
+    // written by a host whose clock runs 2 h ahead (or before this clock stepped back)
+    home.age_cache(-2 * 3600);
+    *pct.lock().unwrap() = 100.0;
+    let out = home.guard(&server.base).args(["check", "--json"]).run();
+    assert_eq!(out.code, Some(10), "{out:?}");
+    assert_eq!(server.count("/api/oauth/usage"), 2);
+    let attempts = out.json()["source"]["attempts"].to_string();
+    assert!(attempts.contains("in the future"), "{attempts}");
+    // within the 5 min skew, it is still a fresh copy
+    home.age_cache(-120);
+    let out = home.guard(&server.base).args(["check", "--json"]).run();
+    assert_eq!(out.json()["source"]["kind"], "cache", "{out:?}");
+    assert_eq!(server.count("/api/oauth/usage"), 2);
 }

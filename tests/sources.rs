@@ -722,6 +722,8 @@ fn claude_codes_copy_for_another_account_or_too_old_falls_through() {
         ("ffffffff-0000-4000-8000-000000000000", 30),
         (RAVEN_ACCOUNT, 2 * 3600),
         (RAVEN_ACCOUNT, 6 * 60),
+        // fetchedAtMs 2 h ahead of this clock (issue 15): not fresh for the next 2 h
+        (RAVEN_ACCOUNT, -2 * 3600),
     ] {
         let home = Home::logged_in();
         write_claude_json(home.path(), account, age, &usage_body(100.0, 10.0));

@@ -136,12 +136,37 @@ pub fn find_claude(explicit: Option<&OsStr>) -> Result<PathBuf, LaunchError> {
     })
 }
 
+/// The guard's own secrets among the environment variables, removed from `claude`'s environment
+/// (every Bash tool, hook and MCP server of the session could read them):
+/// `CLAUDE_GUARD_SESSION_KEY` (a claude.ai cookie), and `CLAUDE_GUARD_BRIDGE` when its URL
+/// carries a user name, password, query or fragment (a plain bridge URL is kept, so that a
+/// guard started inside the session reads the same bridge).
+pub fn secret_env_vars(env: &dyn Fn(&str) -> Option<String>) -> Vec<&'static str> {
+    let mut vars = vec![crate::state::web::KEY_ENV];
+    if env("CLAUDE_GUARD_BRIDGE").is_some_and(|b| {
+        reqwest::Url::parse(&b).map_or(true, |u| {
+            !u.username().is_empty()
+                || u.password().is_some()
+                || u.query().is_some()
+                || u.fragment().is_some()
+        })
+    }) {
+        vars.push("CLAUDE_GUARD_BRIDGE");
+    }
+    vars
+}
+
 /// Replaces this process with `program args...`. Returns only on failure. std's `exec`
 /// restores SIGPIPE to its default before `execvp`, as a shell would.
 pub fn exec(program: &Path, args: &[OsString]) -> LaunchError {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
-    let err = std::process::Command::new(program).args(args).exec();
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    for var in secret_env_vars(&|k| std::env::var(k).ok()) {
+        cmd.env_remove(var);
+    }
+    let err = cmd.exec();
     let exit = match err.kind() {
         std::io::ErrorKind::NotFound => Exit::NotFound,
         _ => Exit::NotExecutable,

@@ -69,9 +69,7 @@ pub struct WaitOptions {
 pub fn until_go(first: Evaluation, inputs: &Inputs, opts: &WaitOptions) -> Result<Finished> {
     let flag = install_signal_flag()?;
     let started = inputs.clock.now();
-    let deadline =
-        started + chrono::Duration::from_std(opts.max_wait).unwrap_or(chrono::Duration::MAX);
-    let grace = chrono::Duration::from_std(opts.grace).unwrap_or_default();
+    let deadline = crate::core::time::add_saturating(started, opts.max_wait);
     let tty = std::io::stderr().is_terminal() && !opts.quiet;
     let mut eval = first;
     let mut backoff = 0usize;
@@ -82,11 +80,11 @@ pub fn until_go(first: Evaluation, inputs: &Inputs, opts: &WaitOptions) -> Resul
         }
         let now = inputs.clock.now();
         let target = match d.resets_at {
-            Some(t) => (t + grace).max(now),
+            Some(t) => crate::core::time::add_saturating(t, opts.grace).max(now),
             None => {
                 let step = BACKOFF[backoff.min(BACKOFF.len() - 1)];
                 backoff += 1;
-                now + chrono::Duration::from_std(step).unwrap_or_default()
+                crate::core::time::add_saturating(now, step)
             }
         };
         if target > deadline {

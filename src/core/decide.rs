@@ -163,7 +163,7 @@ impl Decision {
     /// Seconds from `now` until `resets_at` plus `grace` (0 when already past); `None` without
     /// a reset time.
     pub fn wait_seconds(&self, now: DateTime<Utc>, grace: std::time::Duration) -> Option<u64> {
-        let until = self.resets_at? + chrono::Duration::from_std(grace).ok()?;
+        let until = crate::core::time::add_saturating(self.resets_at?, grace);
         Some((until - now).num_seconds().max(0) as u64)
     }
 }
@@ -235,6 +235,11 @@ pub fn fmt_pct(u: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
+/// How far a snapshot's `fetched_at` may lie ahead of the real clock (clock skew between hosts)
+/// and still count as age 0; beyond it the state is unknown. Not applied to replays
+/// ([`Policy::replay`]).
+pub const MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Runs the decision tree. See the module docs for the rules.
 pub fn decide(
     snapshot: &Snapshot,
@@ -244,8 +249,16 @@ pub fn decide(
 ) -> Decision {
     let mut trace = Vec::new();
     let age_seconds = snapshot.fetched_at.map(|t| (now - t).num_seconds().max(0));
-    let max_age = policy.max_age.as_secs() as i64;
+    let max_age = i64::try_from(policy.max_age.as_secs()).unwrap_or(i64::MAX);
     let age_at = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_seconds().max(0));
+    // On the real clock, a snapshot from the future (a host whose clock runs ahead, a clock
+    // stepped back) is not fresh for as long as it stays ahead: beyond the skew, unknown.
+    let ahead = (!policy.replay)
+        .then_some(snapshot.fetched_at)
+        .flatten()
+        .map(|t| (t - now).num_seconds())
+        .filter(|s| *s > MAX_CLOCK_SKEW.as_secs() as i64);
+
     let buckets: Vec<BucketView> = snapshot
         .usage
         .iter()
@@ -276,7 +289,8 @@ pub fn decide(
         .filter(|v| v.age_seconds.is_none_or(|a| a > max_age))
         .map(|v| v.bucket.name.clone())
         .collect();
-    let fresh = age_seconds.is_some_and(|a| a <= max_age) && stale_buckets.is_empty();
+    let fresh =
+        ahead.is_none() && age_seconds.is_some_and(|a| a <= max_age) && stale_buckets.is_empty();
     let applicable: Vec<&BucketView> = buckets.iter().filter(|v| v.applies).collect();
     let pinned: Vec<&BucketView> = applicable.iter().copied().filter(|v| v.pinned).collect();
     let unreadable: Vec<&BucketView> = applicable
@@ -377,14 +391,21 @@ pub fn decide(
         trace,
         forecast: vec![],
     };
-    let freshness = match age_seconds {
-        Some(_) if !stale_buckets.is_empty() => format!(
+    let freshness = match (ahead, age_seconds) {
+        (Some(s), _) => format!(
+            "snapshot fetched_at is {} ahead of this machine's clock (more than the {} min skew allowed): UNTRUSTED; check the clock of the host that wrote it",
+            humantime::format_duration(std::time::Duration::from_secs(s.unsigned_abs())),
+            MAX_CLOCK_SKEW.as_secs() / 60
+        ),
+        (None, Some(_)) if !stale_buckets.is_empty() => format!(
             "bucket reading(s) older than --max-age {max_age}s: {}: STALE",
             stale_buckets.join(", ")
         ),
-        Some(a) if a <= max_age => format!("snapshot age {a}s ≤ --max-age {max_age}s: fresh"),
-        Some(a) => format!("snapshot age {a}s > --max-age {max_age}s: STALE"),
-        None => "snapshot age unknown (no fetched_at): treated as stale".to_owned(),
+        (None, Some(a)) if a <= max_age => {
+            format!("snapshot age {a}s ≤ --max-age {max_age}s: fresh")
+        }
+        (None, Some(a)) => format!("snapshot age {a}s > --max-age {max_age}s: STALE"),
+        (None, None) => "snapshot age unknown (no fetched_at): treated as stale".to_owned(),
     };
 
     // Step 5 first in effect: a refusing subscription wins over 1–4 (fresh snapshots only).
@@ -620,9 +641,8 @@ fn apply_max_wait(mut d: Decision, policy: &Policy, now: DateTime<Utc>) -> Decis
     if !d.waitable {
         return d;
     }
-    let limit = now + chrono::Duration::from_std(wait.max_wait).unwrap_or(chrono::Duration::MAX);
-    let grace = chrono::Duration::from_std(policy.grace).unwrap_or_default();
-    if resets_at + grace > limit {
+    let limit = crate::core::time::add_saturating(now, wait.max_wait);
+    if crate::core::time::add_saturating(resets_at, policy.grace) > limit {
         d.trace.push(format!(
             "max-wait: the reset {} (+ grace) lies beyond --max-wait {} → REFUSE (19)",
             resets_at.format("%Y-%m-%dT%H:%M:%SZ"),
@@ -903,6 +923,55 @@ mod tests {
         let mut s = snap(vec![five(10.0, at(1))]);
         s.fetched_at = None;
         assert_eq!(go(&s).verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn a_snapshot_from_the_future_is_unknown_on_the_real_clock() {
+        let mut s = snap(vec![five(10.0, at(1))]);
+        let real = Policy::default();
+        let replay = Policy {
+            replay: true,
+            ..Policy::default()
+        };
+        // within the skew: age 0, a go
+        s.fetched_at = Some(now() + chrono::Duration::seconds(299));
+        let d = run(&s, &real, Family::Opus);
+        assert_eq!((d.verdict, d.age_seconds), (Verdict::Go, Some(0)));
+        // beyond it: unknown, naming the skew
+        s.fetched_at = Some(now() + chrono::Duration::hours(3));
+        let d = run(&s, &real, Family::Opus);
+        assert_eq!(d.verdict, Verdict::Unknown);
+        let why = d.unknown_because.join("; ");
+        assert!(why.contains("3h ahead of this machine's clock"), "{why}");
+        // a replay (--now) keeps DESIGN.md's rule: fetched after --now is age 0
+        assert_eq!(run(&s, &replay, Family::Opus).verdict, Verdict::Go);
+        // a pinned bucket still refuses, whatever the clock says
+        s.usage.as_mut().unwrap().buckets[0].utilization = Some(100.0);
+        assert_eq!(run(&s, &real, Family::Opus).exit, Exit::FiveHour);
+    }
+
+    #[test]
+    fn huge_waits_saturate_instead_of_panicking() {
+        let s = snap(vec![five(100.0, at(2))]);
+        let p = Policy {
+            grace: Duration::MAX,
+            wait: Some(WaitPolicy {
+                max_wait: Duration::MAX,
+            }),
+            ..Policy::default()
+        };
+        let d = run(&s, &p, Family::Opus);
+        assert_eq!(d.exit, Exit::FiveHour);
+        assert!(d.wait_seconds(now(), p.grace).is_some());
+        let p = Policy {
+            max_age: Duration::MAX,
+            ..Policy::default()
+        };
+        assert_eq!(go(&snap(vec![five(10.0, at(1))])).verdict, Verdict::Go);
+        assert_eq!(
+            run(&snap(vec![five(10.0, at(1))]), &p, Family::Opus).verdict,
+            Verdict::Go
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod decide;
 pub mod exit_codes;
 pub mod fallback;
 pub mod forecast;
+#[cfg(test)]
+mod fuzz;
 pub mod model;
 pub mod plan;
 pub mod policy;

@@ -48,7 +48,7 @@ pub fn not_applicable(
     }
     if let Some((label, _)) = settings.iter().find(|(_, s)| {
         s.get("apiKeyHelper")
-            .is_some_and(|h| h.as_str().is_some_and(|h| !h.is_empty()))
+            .is_some_and(|h| h.as_str().is_some_and(|h| !h.trim().is_empty()))
     }) {
         return Some(format!(
             "apiKeyHelper is set in {label}: Claude Code uses an API key, not the plan"
@@ -150,5 +150,28 @@ mod tests {
         )];
         let why = not_applicable(&env_of(&[]), &args(&[]), &helper).unwrap();
         assert!(why.contains("settings.json"));
+    }
+
+    #[test]
+    fn only_a_non_empty_api_key_helper_command_turns_plan_checks_off() {
+        // README "apiKeyHelper": an empty, blank or non-string value runs no command, so
+        // Claude Code still uses the plan and its limits still apply.
+        for value in [
+            serde_json::json!(""),
+            serde_json::json!("   \t"),
+            serde_json::json!(null),
+            serde_json::json!(false),
+            serde_json::json!(["/bin/key"]),
+        ] {
+            let settings = vec![(
+                ".claude/settings.json".to_owned(),
+                serde_json::json!({ "apiKeyHelper": value }),
+            )];
+            assert_eq!(
+                not_applicable(&env_of(&[]), &args(&[]), &settings),
+                None,
+                "{value}"
+            );
+        }
     }
 }

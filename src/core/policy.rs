@@ -43,6 +43,10 @@ pub struct Policy {
     pub grace: Duration,
     /// `Some` when the caller will wait (`run --wait`, `wait`): enables the `--max-wait` rule.
     pub wait: Option<WaitPolicy>,
+    /// `true` when `now` is an explicit `--now` (a replay): a snapshot fetched after it counts
+    /// as age 0. `false` on the real clock: a `fetched_at` more than
+    /// [`crate::core::decide::MAX_CLOCK_SKEW`] ahead makes the state unknown.
+    pub replay: bool,
     /// `--needs DUR`: how long the job will run; a go refuses with 21 when an applicable
     /// bucket is projected to reach its limit within it (and before its reset).
     pub needs: Option<Duration>,
@@ -57,6 +61,7 @@ impl Default for Policy {
             on_unknown: OnUnknown::Refuse,
             grace: Duration::from_secs(60),
             wait: None,
+            replay: false,
             needs: None,
         }
     }

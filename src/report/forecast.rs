@@ -141,6 +141,22 @@ pub fn needs_refusal(d: &Decision, bucket: &str, shown: &str, now: DateTime<Utc>
     )
 }
 
+/// The one warning line for a running job (`run --supervise`, issue "Supervised runs"): the
+/// bucket that [`crate::core::forecast::recent_warning`] picked reaches its limit before the
+/// job is likely to end. Without the `claude-guard: warning:` prefix.
+#[cfg_attr(not(test), allow(dead_code))] // for `run --supervise`, which is not wired yet
+pub fn recent_warning_line(f: &BucketForecast, now: DateTime<Utc>) -> String {
+    format!(
+        "{} is at {}% and rising {} (last 60 min): it would reach {} % {}, before this job is likely to end and before its reset.",
+        f.bucket,
+        fmt_pct(f.utilization),
+        pace(f.pace_per_hour.unwrap_or_default()),
+        fmt_pct(f.limit),
+        f.reaches_limit_at
+            .map_or("soon".into(), |t| relative(t, now)),
+    )
+}
+
 /// The choices after a `--needs` refusal (the wait for the reset is offered with the other
 /// refusals' help).
 pub fn needs_help() -> [&'static str; 2] {
@@ -186,5 +202,9 @@ mod tests {
             "stays under 100 % until its reset (in 4h)"
         );
         assert!(outlook(&f(Basis::None, None, false), now).starts_with("no forecast yet"));
+        assert_eq!(
+            recent_warning_line(&f(Basis::Recent, Some(90), true), now),
+            "five_hour is at 40% and rising 20 %/h (last 60 min): it would reach 100 % in 1h 30m, before this job is likely to end and before its reset."
+        );
     }
 }

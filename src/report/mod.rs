@@ -252,7 +252,8 @@ pub fn explain_lines(o: &Outcome) -> Vec<String> {
         lines.push(format!("  note: {note}"));
     }
     if let Some(s) = o.snapshot {
-        lines.push(format!("  source: {} {}", s.origin.kind, s.origin.location));
+        let what = format!("{} {}", s.origin.kind, s.origin.location);
+        lines.push(format!("  source: {}", what.trim_end()));
     }
     lines.extend(attempt_lines(o.attempts));
     for t in &d.trace {
@@ -400,13 +401,13 @@ pub fn status_text(o: &Outcome) -> String {
             .as_deref()
             .or(s.org_uuid.as_deref())
             .map_or(String::new(), |w| format!(" for {w}"));
-        let _ = writeln!(
-            out,
-            "{} {} {}{who}, {age}",
-            paint(BOLD, "source:"),
-            s.origin.kind,
-            s.origin.location
-        );
+        let what = [s.origin.kind.as_str(), s.origin.location.as_str()]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = writeln!(out, "{} {what}{who}, {age}", paint(BOLD, "source:"));
     }
     let _ = writeln!(
         out,

@@ -189,19 +189,34 @@ pub enum Lock {
 }
 
 impl Entry {
-    /// `<cache dir>/<name>.json`; `None` when no cache directory can be named.
+    /// `<cache dir>/<name>.json`; `None` when no cache directory can be named, or when the
+    /// directory exists but is not trusted ([`untrusted_dir`]; warned once): the guard then
+    /// decides without a cache.
     pub fn new(name: &str) -> Option<Entry> {
         let dir = dir()?;
+        if let Some(why) = untrusted_dir(&dir) {
+            warn_unusable(&why);
+            return None;
+        }
         Some(Entry {
             path: dir.join(format!("{name}.json")),
             dir,
         })
     }
 
-    /// Reads and parses the file; `None` when missing, too large or not the expected JSON.
+    /// Reads and parses the file; `None` when missing, too large, not the expected JSON, or
+    /// not a trusted regular file ([`open_trusted`]: a symlink, FIFO or another user's file is
+    /// refused with one warning, never followed or waited on).
     pub fn read_json<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
-        let file = File::open(&self.path).ok()?;
-        if file.metadata().ok()?.len() > MAX_FILE_BYTES {
+        let (file, meta) = match open_trusted(&self.path, OpenOptions::new().read(true)) {
+            Ok(f) => f,
+            Err(Refused::Missing) => return None,
+            Err(Refused::Untrusted(why)) => {
+                warn_unusable(&why);
+                return None;
+            }
+        };
+        if meta.len() > MAX_FILE_BYTES {
             return None;
         }
         let mut bytes = Vec::new();
@@ -215,7 +230,9 @@ impl Entry {
             .filter(|s| s.version == FORMAT_VERSION)
     }
 
-    /// Creates the directory (0700) and tightens an existing one; `Err` says why it is unusable.
+    /// Creates the directory (0700) when missing, then checks that it is trusted
+    /// ([`untrusted_dir`]). An existing directory's mode is never changed (it may be shared, or
+    /// the working directory); `Err` says why it is unusable.
     fn ensure_dir(&self) -> Result<(), String> {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -227,12 +244,10 @@ impl Entry {
                     self.dir.display()
                 )
             })?;
-        if let Ok(meta) = std::fs::metadata(&self.dir)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
+        match untrusted_dir(&self.dir) {
+            Some(why) => Err(why),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Writes `value` atomically (temp file 0600 + rename). On failure, warns once and
@@ -269,6 +284,9 @@ impl Entry {
             drop(f);
             std::fs::rename(&tmp, &self.path)
         })();
+        if result.is_ok() {
+            self.prune(Utc::now());
+        }
         result.map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             format!(
@@ -341,13 +359,158 @@ impl Entry {
 
 /// Opens (creating, 0600) a lock file for `flock`.
 pub(crate) fn open_lock_file(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
+    let mut options = OpenOptions::new();
+    options
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(0o600)
+        .mode(0o600);
+    open_trusted(path, &mut options)
+        .map(|(file, _)| file)
+        .map_err(|r| match r {
+            Refused::Missing => std::io::Error::from(std::io::ErrorKind::NotFound),
+            Refused::Untrusted(why) => std::io::Error::other(why),
+        })
+}
+
+/// Files of other accounts or tokens untouched for this long are removed when the cache is
+/// written (a token refresh names a new entry, lock and profile file).
+pub const PRUNE_AFTER: Duration = Duration::from_secs(86_400);
+
+impl Entry {
+    /// Removes the guard's files (`oauth-*`, `web-*`, `profile-*`: `.json` and `.lock`, and
+    /// stale `.tmp` files) not modified for [`PRUNE_AFTER`], except this entry's own. A lock
+    /// another process holds is kept. Best effort: errors are ignored.
+    fn prune(&self, now: DateTime<Utc>) {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let own = [self.path.clone(), self.lock_path()];
+        for item in dir.flatten() {
+            let path = item.path();
+            let name = item.file_name().to_string_lossy().into_owned();
+            let ours = [
+                "oauth-",
+                "web-",
+                "profile-",
+                ".oauth-",
+                ".web-",
+                ".profile-",
+            ]
+            .iter()
+            .any(|p| name.starts_with(p))
+                && [".json", ".lock", ".tmp"].iter().any(|e| name.ends_with(e));
+            if !ours || own.contains(&path) {
+                continue;
+            }
+            let Ok(meta) = item.metadata() else { continue };
+            let old = meta
+                .modified()
+                .ok()
+                .map(DateTime::<Utc>::from)
+                .is_some_and(|t| now - t > chrono::Duration::seconds(PRUNE_AFTER.as_secs() as i64));
+            if !old || !meta.is_file() {
+                continue;
+            }
+            if name.ends_with(".lock") {
+                // Only a lock nobody holds (taking it without waiting proves that).
+                let Ok(f) = File::open(&path) else { continue };
+                let Ok(held) = Flock::lock(f, FlockArg::LockExclusiveNonblock) else {
+                    continue;
+                };
+                let _ = std::fs::remove_file(&path);
+                drop(held);
+            } else {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+}
+
+/// Why a cache directory must not be used, or `None` when it may: like ssh and gpg, it must be
+/// a real directory (not reached through a symbolic link at its own path), owned by this user,
+/// and not writable by group or others; else another user could forge an entry (a **go**
+/// while the server says 100 %) or block fetches. A missing directory is fine (the guard
+/// creates it, 0700).
+pub fn untrusted_dir(dir: &Path) -> Option<String> {
+    let meta = std::fs::symlink_metadata(dir).ok()?;
+    let shown = dir.display();
+    if meta.file_type().is_symlink() {
+        return Some(format!(
+            "cache directory {shown} is a symbolic link; not used (point CLAUDE_GUARD_CACHE_DIR at the real directory)"
+        ));
+    }
+    if !meta.is_dir() {
+        return Some(format!("cache directory {shown} is not a directory"));
+    }
+    untrusted_owner_or_mode(&format!("cache directory {shown}"), &meta)
+}
+
+/// Why a file or directory with `meta` must not be trusted: another owner, or writable by
+/// group or others.
+fn untrusted_owner_or_mode(what: &str, meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let me = *EUID.get_or_init(|| nix::unistd::geteuid().as_raw());
+    if meta.uid() != me {
+        return Some(format!(
+            "{what} is owned by uid {}, not by you (uid {me}); not used",
+            meta.uid()
+        ));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Some(format!(
+            "{what} is writable by group or others (mode {mode:o}); not used (chmod go-w it, or pick another CLAUDE_GUARD_CACHE_DIR)"
+        ));
+    }
+    None
+}
+
+/// Why [`open_trusted`] refused a path.
+enum Refused {
+    /// Nothing there (not worth a warning).
+    Missing,
+    /// A symlink, a FIFO or other non-regular file, or another user's or a shared-writable file.
+    Untrusted(String),
+}
+
+/// Opens a cache file without following a symbolic link (`O_NOFOLLOW`) or blocking on a FIFO
+/// (`O_NONBLOCK`), then checks that it is a regular file this user owns and others cannot
+/// write. Returns the file and its metadata.
+fn open_trusted(
+    path: &Path,
+    options: &mut OpenOptions,
+) -> Result<(File, std::fs::Metadata), Refused> {
+    use nix::fcntl::OFlag;
+    let file = options
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
         .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(code) if code == nix::errno::Errno::ELOOP as i32 => Refused::Untrusted(format!(
+                "cache file {} is a symbolic link; not followed",
+                path.display()
+            )),
+            _ if e.kind() == std::io::ErrorKind::NotFound => Refused::Missing,
+            _ => Refused::Untrusted(format!(
+                "cache file {} cannot be opened ({e})",
+                path.display()
+            )),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Refused::Untrusted(format!("cache file {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(Refused::Untrusted(format!(
+            "cache file {} is not a regular file; not read",
+            path.display()
+        )));
+    }
+    match untrusted_owner_or_mode(&format!("cache file {}", path.display()), &meta) {
+        Some(why) => Err(Refused::Untrusted(why)),
+        None => Ok((file, meta)),
+    }
 }
 
 #[cfg(test)]

@@ -134,15 +134,31 @@ pub fn path() -> Option<PathBuf> {
     crate::state::cache::dir().map(|d| d.join(FILE_NAME))
 }
 
-/// Records `readings` of `account` in the default database ([`path`]), creating it when
-/// needed; pruning uses the real clock. Returns how many readings were stored (duplicates
-/// are not). `Err` is a note to show: the guard goes on without history.
+/// Records `readings` of `account` (an [`account_key`]) in the default database ([`path`]),
+/// creating it when needed; pruning uses the real clock. Readings already older than [`KEEP`]
+/// or fetched more than `MAX_CLOCK_SKEW` in the future are left out; none left, or a missing
+/// cache directory, does not open it. Returns how many readings were stored
+/// (duplicates are not). `Err` is a note to show: the guard goes on without history.
 pub fn record(account: &str, readings: &[BucketReading]) -> Result<usize, String> {
+    // Readings the store would prune at once (an old replayed file) do not open it; nor do
+    // readings from the future (a clock gone wrong, a forged file), which would linger.
+    let real_now = Utc::now();
+    let skew = chrono::Duration::from_std(crate::core::decide::MAX_CLOCK_SKEW).unwrap_or_default();
+    let readings: Vec<BucketReading> = readings
+        .iter()
+        .filter(|r| {
+            r.reading.fetched_at >= real_now - KEEP && r.reading.fetched_at <= real_now + skew
+        })
+        .cloned()
+        .collect();
     if readings.is_empty() {
         return Ok(0);
     }
-    let path = path().ok_or("no cache directory can be named (HOME is not set)")?;
-    History::open(&path)?.record(account, readings, Utc::now())
+    // Without a cache directory (no HOME) there is no cache either: nothing to say twice.
+    let Some(path) = path() else {
+        return Ok(0);
+    };
+    History::open(&path)?.record(account, &readings, real_now)
 }
 
 /// Readings of `account`'s `buckets` fetched between `from` and `to` (inclusive), from the

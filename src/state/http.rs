@@ -48,6 +48,15 @@ pub fn user_agent() -> String {
         .unwrap_or_else(|| concat!("claude-guard/", env!("CARGO_PKG_VERSION")).to_owned())
 }
 
+/// [`user_agent`] as a header value; `Err` says what is wrong with `CLAUDE_GUARD_USER_AGENT`.
+pub fn user_agent_header() -> Result<HeaderValue, String> {
+    HeaderValue::from_str(&user_agent()).map_err(|_| {
+        "CLAUDE_GUARD_USER_AGENT is not a valid HTTP header value (it holds a control character \
+         such as a newline, or non-ASCII text); unset it or use printable ASCII"
+            .to_owned()
+    })
+}
+
 /// A base URL from an environment variable (or its default): `https://` anywhere, `http://`
 /// only to loopback, because a token or cookie is sent to it.
 pub fn base_url(var: &str, default: &str) -> Result<Url, String> {
@@ -55,7 +64,14 @@ pub fn base_url(var: &str, default: &str) -> Result<Url, String> {
         .ok()
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| default.to_owned());
-    crate::state::source::parse_bridge_url(&raw).map_err(|e| format!("{var}: {e}"))
+    let url = crate::state::source::parse_bridge_url(&raw).map_err(|e| format!("{var}: {e}"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{var}: a base URL takes no ?query or #fragment (paths are appended to it); give only \
+             scheme, host and an optional path prefix, e.g. https://proxy.example/anthropic"
+        ));
+    }
+    Ok(url)
 }
 
 /// `base` + `path` (`path` starts with `/`), keeping any path prefix of `base` (a proxy).
@@ -115,8 +131,10 @@ pub fn get(
 /// Parses `Retry-After`: delta seconds, or an HTTP date (relative to `now`).
 pub fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
     let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // Delta seconds beyond u64 are still a (very long) wait, not an absent header: saturate;
+        // the caller caps the wait.
+        return Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)));
     }
     let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or_default())
@@ -156,6 +174,11 @@ mod tests {
             Some(Duration::from_secs(120))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        // beyond u64: a long wait (capped by the caller), not an absent header
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
     }
 
     #[test]

@@ -90,19 +90,22 @@ pub fn base_url() -> Result<Url, String> {
     http::base_url(BASE_ENV, DEFAULT_BASE)
 }
 
-fn headers(token: &Token, beta: bool) -> Option<HeaderMap> {
+/// The request headers; `Err` says which value cannot be sent (the token, or
+/// `CLAUDE_GUARD_USER_AGENT`), never showing it.
+fn headers(token: &Token, beta: bool) -> Result<HeaderMap, String> {
     let mut h = HeaderMap::new();
     h.insert(
         AUTHORIZATION,
-        http::secret_header(&format!("Bearer {}", token.expose()))?,
+        http::secret_header(&format!("Bearer {}", token.expose()))
+            .ok_or("the token is not a valid HTTP header value")?,
     );
     if beta {
         h.insert("anthropic-beta", HeaderValue::from_static(BETA));
     }
-    h.insert(USER_AGENT, HeaderValue::from_str(&http::user_agent()).ok()?);
+    h.insert(USER_AGENT, http::user_agent_header()?);
     h.insert(ACCEPT, HeaderValue::from_static("application/json"));
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Some(h)
+    Ok(h)
 }
 
 /// Fetches usage (and, when not cached, the profile) and returns a ClaudeMeter object
@@ -116,8 +119,9 @@ pub fn fetch(creds: &Credentials, base: &Url, deadline: &Deadline) -> Fetch {
         Ok(c) => c,
         Err(e) => return Fetch::Failed(crate::state::source::describe_http_error(&e)),
     };
-    let Some(h) = headers(&creds.token, true) else {
-        return Fetch::Failed("the token is not a valid HTTP header value".into());
+    let h = match headers(&creds.token, true) {
+        Ok(h) => h,
+        Err(why) => return Fetch::Failed(why),
     };
     // The profile, when neither cached nor known from Claude Code's oauthAccount, is fetched
     // alongside the usage on the same client: a cold start waits for one round trip, not two.
@@ -215,8 +219,8 @@ fn classify_usage(a: Answer, from: &str) -> Result<Value, Fetch> {
             "answered with an HTML page, not JSON (a proxy or web front in the way?)".into(),
         ));
     }
-    let value: Value = serde_json::from_slice(&a.body)
-        .map_err(|e| Fetch::Failed(format!("the body is not valid JSON ({e})")))?;
+    let value: Value = crate::core::snapshot::decode(&a.body)
+        .map_err(|why| Fetch::Failed(format!("the body {why}")))?;
     match &value {
         Value::Object(m) if m.is_empty() => {
             return Err(Fetch::Rejected(format!(
@@ -340,7 +344,7 @@ fn fetch_profile(
         .request_timeout()
         .ok_or("no time left for a request")?
         .min(PROFILE_TIMEOUT);
-    let mut h = headers(&creds.token, false).ok_or("the token is not a valid header value")?;
+    let mut h = headers(&creds.token, false)?;
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     let a = http::get(client, &url, h, timeout)?;
     if a.status != 200 || a.html {

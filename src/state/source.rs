@@ -4,8 +4,10 @@
 
 use std::io::{IsTerminal, Read};
 use std::net::IpAddr;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use reqwest::Url;
@@ -56,6 +58,24 @@ pub fn display_url(url: &Url) -> String {
     shown.to_string()
 }
 
+/// A URL as typed, for an error message about it: parsed, as [`display_url`] shows it; not
+/// parsable, cut before any `?` or `#` and without anything before an `@` (user:password).
+pub fn redact_url_text(s: &str) -> String {
+    if let Ok(url) = Url::parse(s)
+        && !url.cannot_be_a_base()
+    {
+        return display_url(&url);
+    }
+    let cut = s.find(['?', '#']).map_or(s, |i| &s[..i]);
+    match cut.rfind('@') {
+        Some(at) => {
+            let start = cut.find("://").map_or(0, |i| i + 3).min(at);
+            format!("{}<redacted>{}", &cut[..start], &cut[at..])
+        }
+        None => cut.to_owned(),
+    }
+}
+
 /// Reads a snapshot file (`PATH`) or stdin (`-`), capped at [`MAX_SNAPSHOT_BYTES`].
 /// A bare usage body's `fetched_at` is the file's modification time (stdin: `now`).
 pub fn from_path(path: &std::ffi::OsStr, ctx: &ParseContext, now: DateTime<Utc>) -> Snapshot {
@@ -71,17 +91,10 @@ pub fn from_path(path: &std::ffi::OsStr, ctx: &ParseContext, now: DateTime<Utc>)
                 "--snapshot - reads stdin, but stdin is a terminal; pipe a snapshot in",
             );
         }
-        let mut bytes = Vec::new();
-        if let Err(e) = stdin
-            .lock()
-            .take(MAX_SNAPSHOT_BYTES + 1)
-            .read_to_end(&mut bytes)
-        {
-            return Snapshot::unknown(origin, format!("could not read stdin: {e}"));
-        }
-        if bytes.len() as u64 > MAX_SNAPSHOT_BYTES {
-            return Snapshot::unknown(origin, too_large());
-        }
+        let bytes = match read_with_deadline(stdin.as_fd(), REQUEST_TIMEOUT) {
+            Ok(b) => b,
+            Err(why) => return Snapshot::unknown(origin, format!("stdin: {why}")),
+        };
         let ctx = ParseContext {
             default_fetched_at: Some(now),
             ..ctx.clone()
@@ -93,7 +106,13 @@ pub fn from_path(path: &std::ffi::OsStr, ctx: &ParseContext, now: DateTime<Utc>)
         kind: "file".into(),
         location: path.display().to_string(),
     };
-    let file = match std::fs::File::open(path) {
+    // O_NONBLOCK: opening a FIFO nobody writes to must not block; reads of a regular file
+    // ignore the flag, and anything else is read under the same deadline as a bridge.
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) => {
             return Snapshot::unknown(origin, format!("could not open {}: {e}", path.display()));
@@ -111,6 +130,17 @@ pub fn from_path(path: &std::ffi::OsStr, ctx: &ParseContext, now: DateTime<Utc>)
             format!("{} is a directory, not a snapshot file", path.display()),
         );
     }
+    if !meta.is_file() {
+        let bytes = match read_with_deadline(file.as_fd(), REQUEST_TIMEOUT) {
+            Ok(b) => b,
+            Err(why) => return Snapshot::unknown(origin, format!("{}: {why}", path.display())),
+        };
+        let ctx = ParseContext {
+            default_fetched_at: Some(now),
+            ..ctx.clone()
+        };
+        return parse_with_org(&bytes, origin, ctx);
+    }
     if meta.len() > MAX_SNAPSHOT_BYTES {
         return Snapshot::unknown(origin, too_large());
     }
@@ -127,6 +157,50 @@ pub fn from_path(path: &std::ffi::OsStr, ctx: &ParseContext, now: DateTime<Utc>)
         ..ctx.clone()
     };
     parse_with_org(&bytes, origin, ctx)
+}
+
+/// Reads a pipe, FIFO, terminal or socket (or anything else that may block) to its end, at most
+/// [`MAX_SNAPSHOT_BYTES`], giving up after `timeout` (the deadline a bridge gets): a producer
+/// that stalls (`--snapshot <(curl …)`, `--snapshot -` on a pipe left open) never hangs the
+/// guard. Waits with `poll` and reads only what is ready, so the descriptor's flags are left
+/// alone (stdin is inherited by `claude`). `Err` says what happened, in words.
+pub fn read_with_deadline(fd: BorrowedFd<'_>, timeout: Duration) -> Result<Vec<u8>, String> {
+    use nix::errno::Errno;
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let deadline = Instant::now() + timeout;
+    let mut bytes = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        match poll(&mut fds, wait) {
+            Ok(0) => {
+                return Err(format!(
+                    "no end of input after {} s (the writer stalled or keeps the pipe open); not waiting longer",
+                    timeout.as_secs()
+                ));
+            }
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(format!("could not wait for input: {e}")),
+        }
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => {
+                bytes.extend_from_slice(&buf[..n]);
+                if bytes.len() as u64 > MAX_SNAPSHOT_BYTES {
+                    return Err(too_large());
+                }
+            }
+            Err(Errno::EINTR | Errno::EAGAIN) => {
+                if left.is_zero() {
+                    return Err(format!("no end of input after {} s", timeout.as_secs()));
+                }
+            }
+            Err(e) => return Err(format!("could not read: {e}")),
+        }
+    }
 }
 
 fn too_large() -> String {
@@ -307,6 +381,22 @@ mod tests {
         ] {
             assert!(parse_bridge_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn redact_url_text_hides_secrets_in_bad_urls() {
+        assert_eq!(
+            redact_url_text("ftp://u:pw@x.example/s?token=SECRET#f"),
+            "ftp://x.example/s"
+        );
+        assert_eq!(
+            redact_url_text("u:pw@host:99999/p?token=SECRET"),
+            "<redacted>@host:99999/p"
+        );
+        assert_eq!(
+            redact_url_text("http://h:bad port/?t=S"),
+            "http://h:bad port/"
+        );
     }
 
     #[test]

@@ -122,8 +122,9 @@ pub fn fetch(
     let mut h = HeaderMap::new();
     h.insert(COOKIE, cookie);
     h.insert(ACCEPT, HeaderValue::from_static("application/json"));
-    if let Ok(ua) = HeaderValue::from_str(&http::user_agent()) {
-        h.insert(USER_AGENT, ua);
+    match http::user_agent_header() {
+        Ok(ua) => _ = h.insert(USER_AGENT, ua),
+        Err(why) => return Fetch::Failed(why),
     }
     let get = |path: &str| -> Result<Answer, String> {
         let timeout = deadline
@@ -259,8 +260,7 @@ pub fn fetch(
 
 /// A usage body that parses as one (same shape as the OAuth endpoint).
 fn usage_body(body: &[u8]) -> Result<Value, String> {
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| format!("the body is not valid JSON ({e})"))?;
+    let v: Value = snapshot::decode(body).map_err(|why| format!("the body {why}"))?;
     let origin = Origin {
         kind: "web".into(),
         location: String::new(),

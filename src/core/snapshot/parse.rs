@@ -37,9 +37,81 @@ pub fn parse(bytes: &[u8], origin: Origin, ctx: &ParseContext) -> Snapshot {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Snapshot::unknown(origin, "the snapshot is empty");
     }
-    match serde_json::from_slice::<Value>(bytes) {
+    match decode(bytes) {
         Ok(value) => parse_value(&value, origin, ctx),
-        Err(err) => Snapshot::unknown(origin, format!("the snapshot is not valid JSON ({err})")),
+        Err(why) => Snapshot::unknown(origin, format!("the snapshot {why}")),
+    }
+}
+
+/// Decodes snapshot or usage-body JSON, refusing an object with the same key twice:
+/// `{"five_hour":{…100…},"five_hour":null}` is ambiguous (serde_json keeps the last value, other
+/// readers the first), so it must not decide a run (fail closed: the caller reports unknown).
+/// `Err` completes "the snapshot …" / "the body …": `is not valid JSON (…)` or
+/// `has the key "k" twice in one object; …`.
+pub fn decode(bytes: &[u8]) -> Result<Value, String> {
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("is not valid JSON ({e})"))?;
+    if let Err(e) = serde_json::from_slice::<NoDuplicateKeys>(bytes) {
+        return Err(format!(
+            "{}; ambiguous input is not used (fix the writer)",
+            sanitize(&e.to_string())
+        ));
+    }
+    Ok(value)
+}
+
+/// Walks a JSON document and fails on the first object that repeats a key.
+struct NoDuplicateKeys;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicateKeys)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeys {
+    type Value = NoDuplicateKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+        Ok(self)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        // BTreeSet, not HashSet: no random seed (one getrandom call less per start).
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "has the key {key:?} twice in one object"
+                )));
+            }
+            map.next_value::<NoDuplicateKeys>()?;
+        }
+        Ok(self)
     }
 }
 
@@ -57,7 +129,10 @@ pub fn parse_value(value: &Value, origin: Origin, ctx: &ParseContext) -> Snapsho
         Value::Object(map) if map.contains_key("cachedUsageUtilization") => {
             parse_claude_config(map, origin, ctx)
         }
-        Value::Object(map) if is_claudemeter(map) => parse_claudemeter(map, origin, ctx),
+        Value::Object(map) if is_claudemeter(map) => match org_mismatch(map, ctx) {
+            Some(why) => Snapshot::unknown(origin, why),
+            None => parse_claudemeter(map, origin, ctx),
+        },
         Value::Object(map) => parse_bare(map, origin, ctx),
         other => Snapshot::unknown(
             origin,
@@ -81,13 +156,30 @@ fn is_claudemeter(map: &Map<String, Value>) -> bool {
     map.contains_key("usage") || (map.contains_key("org_uuid") && map.contains_key("fetched_at"))
 }
 
+/// `--org` against a single ClaudeMeter object: why it does not match, when the object names
+/// its organization (`org_uuid` or `account_email`) and neither is the one asked for.
+fn org_mismatch(map: &Map<String, Value>, ctx: &ParseContext) -> Option<String> {
+    let want = ctx.org.as_deref()?;
+    let names: Vec<&str> = ["org_uuid", "account_email"]
+        .iter()
+        .filter_map(|k| map.get(*k).and_then(Value::as_str))
+        .collect();
+    if names.is_empty() || names.iter().any(|n| n.eq_ignore_ascii_case(want)) {
+        return None;
+    }
+    let has: Vec<String> = names.iter().map(|n| sanitize(n)).collect();
+    Some(format!(
+        "the snapshot is for {}, not --org {want}; pass that organization's snapshot, or drop --org",
+        has.join(" / ")
+    ))
+}
+
 fn parse_array(items: &[Value], origin: Origin, ctx: &ParseContext) -> Snapshot {
     let entries: Vec<&Map<String, Value>> = items.iter().filter_map(Value::as_object).collect();
     if entries.is_empty() {
         return Snapshot::unknown(origin, "the snapshot array holds no organization");
     }
-    let field =
-        |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+    let field = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(sanitize);
     let pick = if let Some(org) = &ctx.org {
         let wanted = org.to_ascii_lowercase();
         entries.iter().find(|m| {
@@ -149,14 +241,11 @@ fn parse_claudemeter(map: &Map<String, Value>, origin: Origin, ctx: &ParseContex
         snap.problems
             .push("the snapshot has no readable fetched_at, so its age is unknown".into());
     }
-    snap.org_uuid = map
-        .get("org_uuid")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    snap.org_uuid = map.get("org_uuid").and_then(Value::as_str).map(sanitize);
     snap.account_email = map
         .get("account_email")
         .and_then(Value::as_str)
-        .map(str::to_owned);
+        .map(sanitize);
     if let Some(Value::Object(spend)) = map.get("overage") {
         snap.overage = Some(parse_spend_limit(spend));
     }
@@ -166,8 +255,8 @@ fn parse_claudemeter(map: &Map<String, Value>, origin: Origin, ctx: &ParseContex
     if let Some(Value::Array(errors)) = map.get("errors") {
         for e in errors {
             let text = match e {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
+                Value::String(s) => sanitize(s),
+                other => sanitize(&other.to_string()),
             };
             snap.problems.push(format!("source reported: {text}"));
         }
@@ -201,8 +290,8 @@ fn parse_claude_config(map: &Map<String, Value>, origin: Origin, ctx: &ParseCont
         _ => Snapshot::unknown(origin, "Claude Code's cached usage has no usage body"),
     };
     snap.fetched_at = fetched_at;
-    snap.org_uuid = oauth_account("organizationUuid").map(str::to_owned);
-    snap.account_email = oauth_account("emailAddress").map(str::to_owned);
+    snap.org_uuid = oauth_account("organizationUuid").map(sanitize);
+    snap.account_email = oauth_account("emailAddress").map(sanitize);
     snap
 }
 
@@ -248,9 +337,9 @@ fn parse_bare(map: &Map<String, Value>, origin: Origin, ctx: &ParseContext) -> S
         if v.get("utilization").is_some() {
             usage
                 .buckets
-                .push(parse_bucket(key, BucketKind::Other, v, &scale));
+                .push(parse_bucket(&sanitize(key), BucketKind::Other, v, &scale));
         } else {
-            usage.other_keys.push(key.clone());
+            usage.other_keys.push(sanitize(key));
         }
     }
     // Buckets in tree order: classic, then limits[] ones (in order), then others.
@@ -282,11 +371,12 @@ fn describe_non_usage(map: &Map<String, Value>) -> String {
         let kind = err.get("type").and_then(Value::as_str).unwrap_or("error");
         let message = err.get("message").and_then(Value::as_str).unwrap_or("");
         return format!(
-            "the snapshot is an API error, not usage: {kind}: {}",
+            "the snapshot is an API error, not usage: {}: {}",
+            sanitize(kind),
             sanitize(message)
         );
     }
-    let keys: Vec<&str> = map.keys().map(String::as_str).take(6).collect();
+    let keys: Vec<String> = map.keys().take(6).map(|k| sanitize(k)).collect();
     format!(
         "the JSON has none of the usage keys (five_hour, seven_day, ...); its keys: {}",
         keys.join(", ")
@@ -332,7 +422,7 @@ fn parse_limit(entry: &Map<String, Value>, usage: &Usage) -> Option<Bucket> {
     let (name, bucket_kind, via) = match (kind, model) {
         ("weekly_scoped", Some(display)) => (
             format!("weekly_scoped:{}", sanitize(display)),
-            BucketKind::WeeklyScoped(display.to_owned()),
+            BucketKind::WeeklyScoped(sanitize(display)),
             None,
         ),
         ("session", _) if usage.bucket("five_hour").is_none() => (
@@ -432,7 +522,35 @@ pub fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Strips control characters (terminal escapes) from server-supplied text before it is printed.
+/// The one place that makes a string from outside (a snapshot, bridge or server: object keys,
+/// `errors[]`, `account_email`, `org_uuid`, a `weekly_scoped` `display_name`, error messages)
+/// safe for every output. Applied when the string enters the model (the parsers here and
+/// [`crate::state::http::error_message`]), so text, `status`, `--explain`, GitHub annotations
+/// and outputs all print the same clean value; JSON output escapes it as JSON on top.
+///
+/// - control characters (newlines, ESC, DEL, C1) and Unicode bidi/format controls are dropped:
+///   no second line, no terminal escape, no text reordered on screen;
+/// - `::` becomes `: :`, so no part of it can start a GitHub workflow command
+///   (`::add-mask::`, `::error::`) wherever it lands on a line;
+/// - at most 200 characters are kept.
 pub fn sanitize(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(200).collect()
+    let kept: String = s
+        .chars()
+        .filter(|c| !c.is_control() && !is_format_control(*c))
+        .take(200)
+        .collect();
+    let mut out = kept.replace("::", ": :");
+    while out.contains("::") {
+        out = out.replace("::", ": :");
+    }
+    out
+}
+
+/// Unicode format characters that reorder or hide text on a terminal (bidi embeddings,
+/// overrides and isolates, zero-width joiners and marks, the BOM).
+fn is_format_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+    )
 }

@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::core::decide;
+
 use super::*;
 
 /// A live source (OAuth or claude.ai) ready to be read.
@@ -27,6 +29,19 @@ pub(super) enum LiveKind {
         key: Token,
         base: reqwest::Url,
     },
+}
+
+/// A cached copy written more than [`decide::MAX_CLOCK_SKEW`] after `now` (real time): a
+/// miss, so that a fresh copy is fetched instead of trusting it for as long as it stays ahead.
+fn from_the_future(fetched: DateTime<Utc>, now: DateTime<Utc>) -> Option<String> {
+    let ahead = (fetched - now).to_std().ok()?;
+    (ahead > decide::MAX_CLOCK_SKEW).then(|| {
+        format!(
+            "fetched {} in the future (more than the {} min clock skew allowed); not trusted",
+            humantime::format_duration(Duration::from_secs(ahead.as_secs())),
+            decide::MAX_CLOCK_SKEW.as_secs() / 60
+        )
+    })
 }
 
 impl Chain<'_> {
@@ -131,6 +146,9 @@ impl Chain<'_> {
             .cached_snapshot(live, state)
             .map_err(|why| (format!("{}: {why}", live.name), None))?;
         let fetched = snap.fetched_at.unwrap_or(DateTime::<Utc>::MIN_UTC);
+        if let Some(why) = from_the_future(fetched, now) {
+            return Err((format!("{}: {why}", live.name), None));
+        }
         let age = (now - fetched).to_std().unwrap_or_default();
         let ttl = cache::ttl(&snap, self.req.family, now, self.req.config.ttl);
         if age <= ttl {
@@ -275,6 +293,9 @@ impl Chain<'_> {
         let Some(fetched) = snap.fetched_at else {
             return Step::Skipped("Claude Code's cached usage has no fetchedAtMs".into());
         };
+        if let Some(why) = from_the_future(fetched, now) {
+            return Step::Skipped(format!("Claude Code's cached usage: {why}"));
+        }
         let age = (now - fetched).to_std().unwrap_or_default();
         if age > cache::CLAUDE_CODE_MAX_AGE {
             return Step::Skipped(format!(
@@ -332,7 +353,11 @@ impl Chain<'_> {
     /// process just fetched), or — without `--refresh` — one still fresh.
     pub(super) fn fetched_meanwhile(&mut self, live: &Live, state: &State) -> Option<Snapshot> {
         let now = Utc::now();
-        if state.fetched_at.is_some_and(|t| t >= self.started) {
+        // (not one "fetched" after now: a copy from the future is never taken as just fetched)
+        if state
+            .fetched_at
+            .is_some_and(|t| t >= self.started && from_the_future(t, now).is_none())
+        {
             return self.cached_snapshot(live, state).ok();
         }
         if !self.req.refresh {
@@ -450,7 +475,8 @@ impl Chain<'_> {
             good => good,
         };
         match fetched {
-            Fetch::Good(value) => {
+            Fetch::Good(mut value) => {
+                self.scrub_value(&mut value);
                 state.snapshot = Some(value);
                 state.fetched_at = Some(now);
                 state.failures = 0;

@@ -236,7 +236,7 @@ impl<'a> Chain<'a> {
                         "used: {} {} (fetched {} ago)",
                         s.origin.kind,
                         s.origin.location,
-                        age_words(t, Utc::now())
+                        age_words(t, self.req.now)
                     ),
                     None => format!("used: {} {}", s.origin.kind, s.origin.location),
                 };
@@ -376,7 +376,7 @@ impl<'a> Chain<'a> {
             snap.origin.location.push_str(" (last good copy)");
             let age = snap
                 .fetched_at
-                .map_or("an unknown time".into(), |t| age_words(t, Utc::now()));
+                .map_or("an unknown time".into(), |t| age_words(t, self.req.now));
             self.note(
                 "fallback",
                 format!(
@@ -496,8 +496,46 @@ impl<'a> Chain<'a> {
         out
     }
 
-    /// Scrubs every message that leaves the chain (see [`Chain::scrubbed`]).
+    /// `value` with every known secret scrubbed from its strings and keys (see
+    /// [`Chain::scrubbed`]): a body a server answered with 200 may echo a credential back, and
+    /// it is cached and printed by `snapshot`.
+    fn scrub_value(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => *s = self.scrubbed(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_value(v)),
+            Value::Object(map) => {
+                let old = std::mem::take(map);
+                for (k, mut v) in old {
+                    self.scrub_value(&mut v);
+                    map.insert(self.scrubbed(&k), v);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Scrubs every message and string that leaves the chain (see [`Chain::scrubbed`]).
     fn scrub(&self, mut loaded: Loaded) -> Loaded {
+        if self.secrets.is_empty() {
+            return loaded;
+        }
+        if let Some(raw) = &mut loaded.raw {
+            self.scrub_value(raw);
+        }
+        let s = &mut loaded.snapshot;
+        for p in s.org_uuid.iter_mut().chain(s.account_email.iter_mut()) {
+            *p = self.scrubbed(p);
+        }
+        if let Some(u) = &mut s.usage {
+            for name in u
+                .buckets
+                .iter_mut()
+                .map(|b| &mut b.name)
+                .chain(u.other_keys.iter_mut())
+            {
+                *name = self.scrubbed(name);
+            }
+        }
         for p in &mut loaded.snapshot.problems {
             *p = self.scrubbed(p);
         }
