@@ -357,7 +357,7 @@ impl Entry {
     }
 }
 
-/// Opens (creating, 0600) a lock file for `flock`.
+/// Opens (creating, 0600) a lock file for `flock`, through the cache's trust checks.
 pub(crate) fn open_lock_file(path: &Path) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options

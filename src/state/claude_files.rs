@@ -95,9 +95,21 @@ pub fn global_config_parts() -> Result<(PathBuf, std::sync::Arc<GlobalConfig>), 
         return read.clone().map(|parts| (path, parts));
     }
     let read: Read = (|| {
-        let file =
-            std::fs::File::open(&path).map_err(|e| format!("could not read {shown}: {e}"))?;
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        // O_NONBLOCK: a FIFO swapped in after the check above must not block the open; the
+        // opened file itself is checked again.
+        let file = std::os::unix::fs::OpenOptionsExt::custom_flags(
+            std::fs::OpenOptions::new().read(true),
+            nix::fcntl::OFlag::O_NONBLOCK.bits(),
+        )
+        .open(&path)
+        .map_err(|e| format!("could not read {shown}: {e}"))?;
+        let opened = file
+            .metadata()
+            .map_err(|e| format!("could not read {shown}: {e}"))?;
+        if !opened.is_file() || opened.len() > MAX_GLOBAL_CONFIG_BYTES {
+            return Err(format!("{shown} is not a readable config file"));
+        }
+        let mut bytes = Vec::with_capacity(opened.len() as usize);
         std::io::Read::read_to_end(
             &mut std::io::Read::take(file, MAX_GLOBAL_CONFIG_BYTES + 1),
             &mut bytes,

@@ -3,13 +3,16 @@
 //!
 //! The mechanism, shared by every caller (the guard's source chain, the statusline):
 //!
-//! 1. [`spawn_background`] takes the cache entry's fetch lock (`<entry>.lock`, the same
-//!    `flock` foreground fetches take) *without waiting*. When another process holds it (a
-//!    foreground fetch, or a refresh already running) nothing is started: one refresh at a
-//!    time across all guards.
+//! 1. [`spawn_background_unless_newer`] (or [`spawn_background`]) takes the cache entry's
+//!    fetch lock (`<entry>.lock`, the same `flock` foreground fetches take) *without
+//!    waiting*. When another process holds it (a foreground fetch, or a refresh already
+//!    running), or the entry was refreshed since the caller read it, nothing is started: one
+//!    refresh at a time across all guards. When nothing can be started at all
+//!    ([`Spawned::Failed`]), the source chain fetches in the foreground instead.
 //! 2. It re-executes the guard's own binary (`std::env::current_exe`, i.e. /proc/self/exe)
-//!    as `claude-guard __refresh --stage detach --source oauth|web [--org X]` (a subcommand
-//!    hidden from help), with the *locked* lock file as its stdin and stdout/stderr on
+//!    as `claude-guard __refresh --stage detach --source oauth|web [--org X]` (parsed apart
+//!    from the command line: never in help, completions or man pages), with the *locked*
+//!    lock file as its stdin and stdout/stderr on
 //!    /dev/null, and waits for that short-lived process only: it calls `setsid` (its own
 //!    session, no controlling terminal), starts `__refresh --stage fetch` with the same stdin,
 //!    and exits at once. The fetching process is thus nobody's child that could stay a
@@ -46,7 +49,7 @@ use crate::core::snapshot::Snapshot;
 use crate::state::cache::{self, Entry};
 use crate::state::sources::{self, SourceChoice, SourceConfig};
 
-/// The hidden subcommand of the background refresh.
+/// The internal command of the background refresh (`claude-guard __refresh ...`).
 pub const COMMAND: &str = "__refresh";
 
 /// The fetching process exits this long after it started at the latest: the fetch deadline
@@ -112,7 +115,7 @@ pub enum Spawned {
     /// Another process holds the fetch lock (a fetch or a refresh is under way), or has just
     /// refreshed the entry: none started.
     Busy,
-    /// None could be started; why, in words.
+    /// None could be started (the caller then fetches in the foreground); why, in words.
     Failed(String),
 }
 

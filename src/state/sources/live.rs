@@ -220,6 +220,14 @@ impl Chain<'_> {
             self.req.config.org.as_deref(),
             state.fetched_at,
         );
+        if let refresh::Spawned::Failed(why) = &spawned {
+            // No refresh would ever come: fetch now, as without stale-while-revalidate.
+            self.pending.push((
+                "refresh",
+                format!("foreground: no background refresh could be started ({why})"),
+            ));
+            return None;
+        }
         self.pending.push(("refresh", spawned.describe()));
         Some(Step::Used(snap, state.snapshot.clone()))
     }
