@@ -10,6 +10,12 @@
 //!   killed mid-write; SQLite's WAL journal gives atomic, serialised transactions across
 //!   processes and survives a crash mid-write, which an append-only file would have to
 //!   re-implement with locks and repair. Writers wait at most [`BUSY_TIMEOUT`] for each other.
+//!   `synchronous = OFF`: no fsync. A guard is one short-lived connection, so its close
+//!   checkpoints the WAL into the database, and with `NORMAL` that fsync cost ~8–10 ms per
+//!   recording start (scripts/bench-history); keeping the WAL instead makes every next start
+//!   rebuild its index from the whole WAL. Without fsync a killed process still loses nothing
+//!   (its writes are in the OS); only an OS crash or power loss mid-write could damage the
+//!   file, which then gives a note, like any damage.
 //! - Bounds: readings older than [`KEEP`] (8 days, by the real clock) are pruned on every
 //!   write of their series (and all series once a day); once a day each account and bucket
 //!   is cut to its newest [`MAX_PER_SERIES`] readings (8 days at one a minute is 11 520; one
@@ -363,11 +369,12 @@ impl History {
 
     fn setup(&mut self) -> rusqlite::Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
+
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version == SCHEMA_VERSION {
-            return self.conn.pragma_update(None, "synchronous", "NORMAL");
+            return self.conn.pragma_update(None, "synchronous", "OFF");
         }
         if version != 0 {
             return Err(rusqlite::Error::InvalidParameterName(format!(
@@ -379,7 +386,7 @@ impl History {
             .conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         let _ = mode; // a file system without shared memory keeps `delete`: still safe
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "synchronous", "OFF")?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
