@@ -283,10 +283,19 @@ pub fn decide(
         .collect();
     // --max-age applies per bucket: a statusline reading may be younger than the snapshot
     // it was combined with, or older (DESIGN.md "Statusline").
+    // A bucket reading from the future (beyond the skew, on the real clock) is not fresh
+    // either, like a whole snapshot from the future.
+    let from_the_future = |t: DateTime<Utc>| {
+        !policy.replay && (t - now).num_seconds() > MAX_CLOCK_SKEW.as_secs() as i64
+    };
     let stale_buckets: Vec<String> = buckets
         .iter()
-        .filter(|v| v.applies && v.bucket.fetched_at.is_some())
-        .filter(|v| v.age_seconds.is_none_or(|a| a > max_age))
+        .filter(|v| v.applies)
+        .filter(|v| {
+            v.bucket
+                .fetched_at
+                .is_some_and(|t| from_the_future(t) || v.age_seconds.is_none_or(|a| a > max_age))
+        })
         .map(|v| v.bucket.name.clone())
         .collect();
     let fresh =
@@ -1209,6 +1218,18 @@ mod tests {
         assert_eq!(go(&s).exit, Exit::FiveHour);
         s.usage.as_mut().unwrap().buckets[0].utilization = Some(50.0);
         assert_eq!(go(&s).verdict, Verdict::Unknown);
+        // A bucket reading from the future is not fresh (on the real clock).
+        let mut ahead = five(40.0, at(3));
+        ahead.fetched_at = Some(now() + chrono::Duration::hours(2));
+        assert_eq!(go(&snap(vec![ahead.clone()])).verdict, Verdict::Unknown);
+        let replay = Policy {
+            replay: true,
+            ..Policy::default()
+        };
+        assert_eq!(
+            run(&snap(vec![ahead]), &replay, Family::Opus).verdict,
+            Verdict::Go
+        );
     }
 
     /// Forecasts of the decision's targets from a history of `(minutes ago, percent)` per

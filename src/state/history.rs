@@ -259,13 +259,6 @@ pub fn record_and_forecast(
         .and_then(|p| History::open(&p));
     let history = match opened {
         Ok(mut h) => {
-            // The statusline runs after every message: its close skips the checkpoint (and
-            // the fsync that comes with it); the WAL is checkpointed by SQLite's automatic
-            // checkpoint or the next guard's close, and stays consistent either way.
-            let _ = h.conn.set_db_config(
-                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-                true,
-            );
             if !readings.is_empty()
                 && let Err(e) = h.record(account, readings, Utc::now())
             {
