@@ -67,7 +67,8 @@ pub enum Command {
     Wait(Deferred<WaitArgs>),
     /// Print shell code that makes `claude` a function going through the guard:
     /// `eval "$(claude-guard init bash)"` in ~/.bashrc (zsh alike), or
-    /// `claude-guard init fish | source` in config.fish.
+    /// `claude-guard init fish | source` in config.fish; `init statusline [--install]`: Claude
+    /// Code's statusLine setting for `claude-guard statusline`.
     Init(InitArgs),
     /// Print a shell completion script for claude-guard (e.g. `claude-guard completions zsh`).
     Completions(CompletionsArgs),
