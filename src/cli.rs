@@ -303,6 +303,31 @@ pub struct RunArgs {
     pub claude_args: Vec<OsString>,
 }
 
+/// Parses the guard's command line (argv[0] first). Like `Cli::try_parse_from`, and also:
+/// when the user wrote `--` after `run`, everything before it is the guard's, so an argument
+/// there that is no guard option (a typo such as `run --wiat -- -p x`) is a usage error naming
+/// it, instead of being passed on to claude.
+pub fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
+    let cli = Cli::try_parse_from(argv)?;
+    if let Command::Run(run) = &cli.command
+        && let Some(k) = argv.iter().position(|a| a == "--")
+    {
+        let after = argv.len() - k - 1;
+        let given = &run.0.claude_args;
+        if given.len() > after {
+            let stray = given[0].to_string_lossy();
+            return Err(command().error(
+                clap::error::ErrorKind::UnknownArgument,
+                format!(
+                    "unexpected argument '{stray}' before `--`: everything before `--` is \
+                     claude-guard's (see `claude-guard run --help`); claude's arguments go after it"
+                ),
+            ));
+        }
+    }
+    Ok(cli)
+}
+
 /// `check [OPTIONS]` and `status [OPTIONS]`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -487,6 +512,22 @@ mod tests {
         assert!(help(&["g", "--help"]).contains("Use as `claude`"));
         assert!(!help(&["g", "status", "--help"]).contains("Use as `claude`"));
         assert!(Cli::command().get_after_long_help().is_none());
+    }
+
+    #[test]
+    fn an_unknown_guard_option_before_an_explicit_separator_is_an_error() {
+        let argv = |l: &[&str]| l.iter().map(OsString::from).collect::<Vec<_>>();
+        let err = parse(&argv(&["g", "run", "--wiat", "--", "-p", "x"])).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+        assert!(err.to_string().contains("'--wiat'"), "{err}");
+        // Without `--`, or with claude's own `--` after the separator, all is claude's.
+        for ok in [
+            &["g", "run", "--wiat", "-p", "x"][..],
+            &["g", "run", "--", "-p", "--", "x"],
+            &["g", "run", "--wait", "--", "--wiat"],
+        ] {
+            assert!(parse(&argv(ok)).is_ok(), "{ok:?}");
+        }
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! The four commands: read the state (I/O), call the pure `decide`, then report and act.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
 use clap::Parser;
 
-use crate::act::evaluate::{Clock, Evaluation, Inputs, env_var, evaluate, load_snapshot};
+use crate::act::evaluate::{Clock, Evaluation, Inputs, evaluate, load_snapshot, resolve_model};
 use crate::act::{launch, wait};
 use crate::cli::{
     CheckArgs, Cli, Command, Common, CompletionsArgs, InitArgs, ManArgs, RunArgs, SnapshotArgs,
@@ -97,6 +97,14 @@ fn emit_diagnostics(o: &Outcome, common: &Common, json_to_stdout: bool) {
 fn run(args: RunArgs) -> Result<Exit> {
     let claude = launch::find_claude(std::env::var_os("CLAUDE_GUARD_CLAUDE").as_deref())?;
     let wait_opts = args.wait.then_some(&args.wait_opts);
+    let parsed = model::parse_claude_args(&args.claude_args);
+    if let Some(why) = &parsed.no_turn {
+        // No model turn: straight through, without reading any state (DESIGN.md).
+        if args.common.explain {
+            print_lines(&[format!("claude-guard: go — {why}; nothing to check")]);
+        }
+        return Err(launch::exec(&claude, &args.claude_args).into());
+    }
     let config = source_config(&args.common);
     let inputs = Inputs {
         sources: &config,
@@ -105,8 +113,9 @@ fn run(args: RunArgs) -> Result<Exit> {
             needs: args.needs,
             ..policy_from(&args.common, OnUnknown::Allow, wait_opts)
         },
-        claude_args: model::parse_claude_args(&args.claude_args),
+        claude_args: parsed,
         explicit_model: None,
+        stdout_tty: std::io::stdout().is_terminal(),
         clock: Clock::new(args.common.now),
         forecast: args.common.json,
     };
@@ -197,6 +206,7 @@ fn gate_inputs<'a>(
         policy: policy_from(common, OnUnknown::Refuse, wait),
         claude_args: ClaudeArgs::default(),
         explicit_model: model,
+        stdout_tty: true,
         clock: Clock::new(common.now),
         forecast: common.json,
     }
@@ -394,14 +404,9 @@ fn man(args: ManArgs) -> Result<Exit> {
 fn snapshot_cmd(args: SnapshotArgs) -> Result<Exit> {
     let common = &args.common;
     let now = Clock::new(common.now).now();
-    let settings = claude_files::load_settings(None);
-    let family = model::resolve(
-        args.model.as_deref(),
-        &ClaudeArgs::default(),
-        env_var("ANTHROPIC_MODEL").as_deref(),
-        &settings,
-    )
-    .family;
+    let family = resolve_model(args.model.as_deref(), &ClaudeArgs::default())
+        .0
+        .family;
     // What it prints is meant for elsewhere: a stale copy is fetched, not served stale.
     let config = SourceConfig {
         revalidate: None,

@@ -43,6 +43,10 @@ pub struct Inputs<'a> {
     pub claude_args: ClaudeArgs,
     /// `--model` of check/status/wait.
     pub explicit_model: Option<&'a str>,
+    /// Whether claude's stdout will be a terminal (`run`: the guard's own stdout, which claude
+    /// inherits; the gates: `true`, as they name no claude command line). Without one,
+    /// `ANTHROPIC_API_KEY` wins over the plan.
+    pub stdout_tty: bool,
     /// Where `--now` started and when, so waiting advances from it in real time.
     pub clock: Clock,
     /// Forecast the buckets (read the usage history) even without `--needs`: for `status`
@@ -99,6 +103,37 @@ pub fn load_snapshot(
     })
 }
 
+/// Reads Claude Code's settings and the main-thread agent (as claude's argv and
+/// `--setting-sources` say) and resolves the run's model; also returns the settings read,
+/// highest precedence first, for the plan-limits check.
+pub fn resolve_model(
+    explicit: Option<&str>,
+    args: &ClaudeArgs,
+) -> (ModelChoice, Vec<(String, serde_json::Value)>) {
+    let settings = claude_files::load_settings(args);
+    let agent = claude_files::load_agent(args, &settings);
+    let choice = model::resolve(&model::Inputs {
+        explicit,
+        args,
+        env: &env_var,
+        settings: &settings,
+        agent: agent.as_ref(),
+    });
+    (choice, settings)
+}
+
+/// `customApiKeyResponses.approved`, read only when it can matter: `ANTHROPIC_API_KEY` is set
+/// and the run is interactive (else the key wins, or is absent, whatever the config says).
+fn approved_api_keys(args: &ClaudeArgs, stdout_tty: bool) -> Vec<String> {
+    if env_var("ANTHROPIC_API_KEY").is_some_and(|k| !k.is_empty())
+        && !plan::non_interactive(args, stdout_tty)
+    {
+        claude_files::approved_api_keys()
+    } else {
+        vec![]
+    }
+}
+
 /// Reads the state and decides, at `inputs.clock.now()` (`--refresh` bypasses the caches).
 pub fn evaluate(inputs: &Inputs) -> Evaluation {
     evaluate_with(inputs, inputs.refresh)
@@ -107,14 +142,14 @@ pub fn evaluate(inputs: &Inputs) -> Evaluation {
 /// [`evaluate`], with `refresh` forcing a fetch past the caches (the wait loop's re-read).
 pub fn evaluate_with(inputs: &Inputs, refresh: bool) -> Evaluation {
     let now = inputs.clock.now();
-    let settings = claude_files::load_settings(inputs.claude_args.settings.as_deref());
-    let model = model::resolve(
-        inputs.explicit_model,
+    let (model, settings) = resolve_model(inputs.explicit_model, &inputs.claude_args);
+    if let Some(why) = plan::not_applicable(
+        &env_var,
         &inputs.claude_args,
-        env_var("ANTHROPIC_MODEL").as_deref(),
         &settings,
-    );
-    if let Some(why) = plan::not_applicable(&env_var, &inputs.claude_args, &settings) {
+        inputs.stdout_tty,
+        &approved_api_keys(&inputs.claude_args, inputs.stdout_tty),
+    ) {
         return Evaluation {
             decision: Decision::plan_limits_off(why),
             snapshot: None,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::core::decide::{Decision, PlanLimits, Reason, Verdict, fmt_pct};
 use crate::core::model::{Family, ModelChoice};
 use crate::core::snapshot::{BucketKind, Overage, OverageOrigin, Snapshot, money};
-pub use crate::core::time::{relative, utc};
+pub use crate::core::time::{relative, rfc3339, utc};
 
 /// Version of the `--json` object's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -175,6 +175,15 @@ pub fn refusal_lines(o: &Outcome) -> Vec<String> {
     if d.pinned.len() > 1 {
         lines.push(format!("  pinned: {}", d.pinned.join(", ")));
     }
+    if d.pinned == ["seven_day_oauth_apps"] {
+        // DESIGN.md "Corrections": the server has not been seen enforcing this bucket.
+        lines.push(
+            "  note: Claude Code's own client does not list seven_day_oauth_apps among its limits \
+             (the server has not been seen enforcing it), so claude may well run; this refusal is \
+             the guard's step 3."
+                .into(),
+        );
+    }
     let mut help = Vec::new();
     if let Some(reset) = d.resets_at.filter(|_| d.waitable && !o.waiting) {
         let hours = ((reset - o.now).num_minutes() + 59) / 60 + 1;
@@ -291,7 +300,7 @@ fn verdict_key(v: Verdict) -> &'static str {
 }
 
 fn time_json(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| Value::String(utc(t)))
+    t.map_or(Value::Null, |t| Value::String(rfc3339(t)))
 }
 
 fn overage_json(ov: &Overage, now: DateTime<Utc>) -> Value {

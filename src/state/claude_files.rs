@@ -9,6 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::core::model::{self, AgentDef, ClaudeArgs, SettingSource};
+
 /// The user's home directory (`$HOME`).
 pub fn home() -> Option<PathBuf> {
     std::env::var_os("HOME")
@@ -52,6 +54,10 @@ pub struct GlobalConfig {
     /// (`{utilization: <usage body>, fetchedAtMs}` in current versions).
     #[serde(rename = "cachedUsageUtilization", default)]
     pub cached_usage: Option<serde_json::Value>,
+    /// `customApiKeyResponses`: `{approved: [last 20 characters of a key], rejected: [...]}`,
+    /// the API keys the user allowed (or refused) for interactive sessions.
+    #[serde(rename = "customApiKeyResponses", default)]
+    pub custom_api_key_responses: Option<serde_json::Value>,
     // No `deny_unknown_fields` and no `flatten` (which would buffer the whole file): serde's
     // derive reads each other key's value as `IgnoredAny`, i.e. parses past it, keeping nothing.
 }
@@ -138,6 +144,23 @@ pub fn logged_in_org() -> Option<String> {
         .map(str::to_owned)
 }
 
+/// `customApiKeyResponses.approved` of the global config: the last 20 characters of each API
+/// key the user allowed an interactive Claude Code to use. Empty when none or unreadable.
+/// Comes from the same single read as [`global_config_parts`].
+pub fn approved_api_keys() -> Vec<String> {
+    global_config_parts()
+        .ok()
+        .and_then(|(_, parts)| parts.custom_api_key_responses.clone())
+        .and_then(|r| r.get("approved").and_then(|a| a.as_array()).cloned())
+        .map(|approved| {
+            approved
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Claude Code's cached copy of the usage body: the global config's path and a small object
 /// `{cachedUsageUtilization, oauthAccount}` that [`crate::core::snapshot::parse_value`] accepts.
 /// `Err` says why there is none (no file, no cached usage, unreadable).
@@ -160,65 +183,60 @@ pub fn cached_usage() -> Result<(PathBuf, serde_json::Value), String> {
     Ok((path, serde_json::Value::Object(obj)))
 }
 
-/// Where settings files live for a run started in `cwd`.
-#[derive(Debug, Clone)]
-pub struct SettingsPaths {
-    /// `.claude/settings.local.json`, `.claude/settings.json` (project), then the user file,
-    /// highest precedence first.
-    pub files: Vec<PathBuf>,
-}
-
-impl SettingsPaths {
-    /// The files Claude Code reads for a run in `cwd`, with `config_dir` being
-    /// `$CLAUDE_CONFIG_DIR` or `~/.claude`.
-    pub fn new(cwd: &Path, config_dir: Option<&Path>) -> Self {
-        let mut files = vec![
-            cwd.join(".claude").join("settings.local.json"),
-            cwd.join(".claude").join("settings.json"),
-        ];
-        if let Some(dir) = config_dir {
-            files.push(dir.join("settings.json"));
-        }
-        SettingsPaths { files }
-    }
-}
-
-/// Largest settings file the guard reads (a settings file is a few KiB).
+/// Largest settings or agent file the guard reads (such files are a few KiB).
 const MAX_SETTINGS_BYTES: u64 = 1 << 20;
+
+/// Most agent files looked at in one agents directory.
+const MAX_AGENT_FILES: usize = 256;
 
 /// Reads a JSON settings file; `None` when missing, too large or not JSON.
 pub fn read_settings(path: &Path) -> Option<serde_json::Value> {
+    serde_json::from_slice(&read_small(path)?).ok()
+}
+
+/// A regular file's bytes, when it is at most [`MAX_SETTINGS_BYTES`].
+fn read_small(path: &Path) -> Option<Vec<u8>> {
     let meta = std::fs::metadata(path).ok()?;
     if !meta.is_file() || meta.len() > MAX_SETTINGS_BYTES {
         return None;
     }
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    std::fs::read(path).ok()
 }
 
 /// Reads `--settings`: inline JSON when it starts with `{`, else a file.
 pub fn read_flag_settings(value: &str) -> Option<serde_json::Value> {
     if value.trim_start().starts_with('{') {
-        serde_json::from_str(value).ok()
+        model::inline_settings(value)
     } else {
         read_settings(Path::new(value))
     }
 }
 
-/// The settings files that can name a model, plan mode or an `apiKeyHelper`, highest
-/// precedence first, each with a label for `--explain`: `--settings` (inline JSON or a file),
-/// then `.claude/settings.local.json`, `.claude/settings.json` in the working directory, then
-/// `settings.json` in Claude Code's config directory. Unreadable files are skipped.
-pub fn load_settings(flag: Option<&str>) -> Vec<(String, serde_json::Value)> {
+/// The settings files claude reads for a run with these arguments, highest precedence first,
+/// each with a label for `--explain`: `--settings` (inline JSON or a file), then
+/// `.claude/settings.local.json`, `.claude/settings.json` in the working directory, then
+/// `settings.json` in Claude Code's config directory (`$CLAUDE_CONFIG_DIR` or `~/.claude`) —
+/// the last three only as `--setting-sources` allows. Unreadable files are skipped.
+pub fn load_settings(args: &ClaudeArgs) -> Vec<(String, serde_json::Value)> {
     let mut out = Vec::new();
-    if let Some(flag) = flag
+    if let Some(flag) = &args.settings
         && let Some(v) = read_flag_settings(flag)
     {
         out.push(("--settings".to_owned(), v));
     }
     let cwd = std::env::current_dir().unwrap_or_default();
-    let config_dir = config_dir();
-    for path in SettingsPaths::new(&cwd, config_dir.as_deref()).files {
-        if let Some(v) = read_settings(&path) {
+    let project = cwd.join(".claude");
+    let mut files = vec![
+        (SettingSource::Local, project.join("settings.local.json")),
+        (SettingSource::Project, project.join("settings.json")),
+    ];
+    if let Some(dir) = config_dir() {
+        files.push((SettingSource::User, dir.join("settings.json")));
+    }
+    for (source, path) in files {
+        if model::source_enabled(args, source)
+            && let Some(v) = read_settings(&path)
+        {
             out.push((path.display().to_string(), v));
         }
     }
@@ -298,4 +316,47 @@ pub fn replace_settings(path: &Path, text: &str) -> std::io::Result<Option<PathB
         let _ = std::fs::remove_file(&tmp);
     }
     written.map(|()| backup)
+}
+
+/// The Markdown agent files of one agents directory: `(path, file stem, text)`, sorted by
+/// name, at most [`MAX_AGENT_FILES`], each at most [`MAX_SETTINGS_BYTES`].
+fn agent_files(dir: &Path) -> Vec<(String, String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .take(MAX_AGENT_FILES)
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let text = String::from_utf8(read_small(&p)?).ok()?;
+            let stem = p.file_stem()?.to_string_lossy().into_owned();
+            Some((p.display().to_string(), stem, text))
+        })
+        .collect()
+}
+
+/// The main-thread agent's definition for a run (`--agent NAME` or the `agent` setting): from
+/// `--agents`, `.claude/agents/*.md` in the working directory, or `agents/*.md` in Claude
+/// Code's config directory, as `--setting-sources` allows. `None` when no agent is named or
+/// none is found.
+pub fn load_agent(args: &ClaudeArgs, settings: &[(String, serde_json::Value)]) -> Option<AgentDef> {
+    let name = model::agent_name(args, settings)?;
+    let project = if model::source_enabled(args, SettingSource::Project) {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        agent_files(&cwd.join(".claude").join("agents"))
+    } else {
+        vec![]
+    };
+    let user = match config_dir() {
+        Some(dir) if model::source_enabled(args, SettingSource::User) => {
+            agent_files(&dir.join("agents"))
+        }
+        _ => vec![],
+    };
+    model::find_agent(&name, args.agents.as_deref(), &project, &user)
 }

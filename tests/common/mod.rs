@@ -443,3 +443,6 @@ pub fn write_credentials(dir: &Path, token: &str, expires_at_ms: i64, scopes: &[
         "subscriptionType": "max", "rateLimitTier": "default_claude_max_5x"}});
     std::fs::write(dir.join(".credentials.json"), body.to_string()).unwrap();
 }
+
+/// The stand-in Anthropic API for the real Claude Code (issue 11): see `standin.rs`.
+pub mod standin;
