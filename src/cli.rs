@@ -67,7 +67,8 @@ pub enum Command {
     Wait(Deferred<WaitArgs>),
     /// Print shell code that makes `claude` a function going through the guard:
     /// `eval "$(claude-guard init bash)"` in ~/.bashrc (zsh alike), or
-    /// `claude-guard init fish | source` in config.fish.
+    /// `claude-guard init fish | source` in config.fish; `init statusline [--install]`: Claude
+    /// Code's statusLine setting for `claude-guard statusline`.
     Init(InitArgs),
     /// Print a shell completion script for claude-guard (e.g. `claude-guard completions zsh`).
     Completions(CompletionsArgs),
@@ -77,14 +78,34 @@ pub enum Command {
     /// fetched_at, usage, overage, subscription, errors} on stdout, for `--snapshot` elsewhere
     /// (exit 0, or 20 when no source gave usage).
     Snapshot(Deferred<SnapshotArgs>),
+    /// Claude Code's `statusLine` command: reads the JSON Claude Code writes on stdin, records
+    /// its five_hour / seven_day readings in the guard's cache (no request), and prints one
+    /// line: the model's own weekly limit, 5h, 7d, pace and the next reset. Set it up with
+    /// `claude-guard init statusline --install`. Always exits 0.
+    Statusline(StatuslineArgs),
 }
 
-/// `init SHELL [--cmd NAME]`.
+/// `statusline` (no options: Claude Code runs it with the JSON on stdin).
+#[derive(Debug, Args)]
+pub struct StatuslineArgs {}
+
+/// `init SHELL [--cmd NAME]`, `init statusline [--install [--force]]`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// The shell to write the snippet for.
+    /// The shell to write the snippet for, or `statusline` for Claude Code's statusLine
+    /// setting.
     #[arg(value_enum)]
     pub shell: crate::report::shell::InitShell,
+
+    /// With `statusline`: merge the block into Claude Code's settings.json
+    /// ($CLAUDE_CONFIG_DIR or ~/.claude) instead of printing it; keeps a backup and every
+    /// other key.
+    #[arg(long)]
+    pub install: bool,
+
+    /// With `statusline --install`: replace a different existing statusLine.
+    #[arg(long, requires = "install")]
+    pub force: bool,
 
     /// Name of the function to define (`--cmd cl` keeps `claude` itself unguarded).
     #[arg(long, value_name = "NAME", default_value = "claude", value_parser = crate::report::shell::parse_cmd_name)]

@@ -20,6 +20,7 @@ use crate::core::policy::{OnUnknown, Policy, WaitPolicy};
 use crate::report::github::{self, Channel};
 use crate::report::shell;
 use crate::report::{self, Outcome};
+use crate::state::claude_files;
 use crate::state::sources::{Loaded, SourceConfig};
 
 /// Runs the parsed command line; returns the exit status (for `run`, only on refusal or failure).
@@ -33,6 +34,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Completions(args) => completions(args),
         Command::Man(args) => man(args),
         Command::Snapshot(args) => snapshot_cmd(args.0),
+        Command::Statusline(_) => Ok(statusline()),
     }
 }
 
@@ -315,12 +317,62 @@ fn wait_cmd(args: WaitArgs) -> Result<Exit> {
 }
 
 fn init(args: InitArgs) -> Result<Exit> {
+    if args.shell == shell::InitShell::Statusline {
+        if args.install {
+            return install_statusline(args.force);
+        }
+    } else if args.install {
+        anyhow::bail!(
+            "--install is for `init statusline`; for a shell, add the line the snippet shows to your shell's rc file"
+        );
+    }
     write!(
         std::io::stdout(),
         "{}",
         shell::init_snippet(args.shell, &args.cmd)
     )?;
     Ok(Exit::Go)
+}
+
+/// `init statusline --install`: merges the block into Claude Code's user settings.json.
+fn install_statusline(force: bool) -> Result<Exit> {
+    use anyhow::Context;
+    let path = claude_files::user_settings()
+        .context("HOME is not set, so Claude Code's settings.json cannot be found; set HOME or CLAUDE_CONFIG_DIR")?;
+    let shown = path.display();
+    let existing = claude_files::read_settings_text(&path)
+        .with_context(|| format!("could not read {shown}"))?;
+    match shell::merge_statusline(existing.as_deref(), force) {
+        Err(why) => anyhow::bail!(
+            "{shown} {why}; fix it, or add the block `claude-guard init statusline` prints by hand"
+        ),
+        Ok(shell::Merge::AlreadyInstalled) => {
+            print_lines(&[format!(
+                "claude-guard: {shown} already runs `claude-guard statusline`; nothing changed"
+            )]);
+        }
+        Ok(shell::Merge::Conflict(current)) => anyhow::bail!(
+            "{shown} already has a different statusLine ({current}); rerun with --force to replace it (a backup is kept)"
+        ),
+        Ok(shell::Merge::Write(text)) => {
+            let backup = claude_files::replace_settings(&path, &text)
+                .with_context(|| format!("could not write {shown}"))?;
+            let kept = backup.map_or(String::new(), |b| {
+                format!(" (the previous file is kept as {})", b.display())
+            });
+            print_lines(&[format!(
+                "claude-guard: added the statusLine to {shown}{kept}; Claude Code shows it from its next start"
+            )]);
+        }
+    }
+    Ok(Exit::Go)
+}
+
+/// `statusline`: records Claude Code's readings, prints one line; exit 0 whatever happens.
+fn statusline() -> Exit {
+    let line = crate::act::statusline::run();
+    let _ = writeln!(std::io::stdout(), "{line}");
+    Exit::Go
 }
 
 fn completions(args: CompletionsArgs) -> Result<Exit> {

@@ -6,4 +6,5 @@
 
 pub mod evaluate;
 pub mod launch;
+pub mod statusline;
 pub mod wait;

@@ -85,6 +85,10 @@ pub struct BucketView {
     pub effective: Option<f64>,
     /// `effective >= 100`.
     pub pinned: bool,
+    /// Age of this bucket's reading at `now`, seconds (its own `fetched_at`, else the
+    /// snapshot's; 0 when taken after `now`; `None` when neither is known). `--max-age`
+    /// applies to each applicable bucket.
+    pub age_seconds: Option<i64>,
 }
 
 /// Whether plan limits govern the run at all.
@@ -246,6 +250,7 @@ pub fn decide(
     let mut trace = Vec::new();
     let age_seconds = snapshot.fetched_at.map(|t| (now - t).num_seconds().max(0));
     let max_age = i64::try_from(policy.max_age.as_secs()).unwrap_or(i64::MAX);
+    let age_at = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_seconds().max(0));
     // On the real clock, a snapshot from the future (a host whose clock runs ahead, a clock
     // stepped back) is not fresh for as long as it stays ahead: beyond the skew, unknown.
     let ahead = (!policy.replay)
@@ -253,7 +258,6 @@ pub fn decide(
         .flatten()
         .map(|t| (t - now).num_seconds())
         .filter(|s| *s > MAX_CLOCK_SKEW.as_secs() as i64);
-    let fresh = ahead.is_none() && age_seconds.is_some_and(|a| a <= max_age);
 
     let buckets: Vec<BucketView> = snapshot
         .usage
@@ -272,10 +276,30 @@ pub fn decide(
                 has_reset,
                 pinned: applies && effective.is_some_and(|u| u >= 100.0),
                 effective,
+                age_seconds: age_at(b.fetched_at.or(snapshot.fetched_at)),
                 bucket: b.clone(),
             }
         })
         .collect();
+    // --max-age applies per bucket: a statusline reading may be younger than the snapshot
+    // it was combined with, or older (DESIGN.md "Statusline").
+    // A bucket reading from the future (beyond the skew, on the real clock) is not fresh
+    // either, like a whole snapshot from the future.
+    let from_the_future = |t: DateTime<Utc>| {
+        !policy.replay && (t - now).num_seconds() > MAX_CLOCK_SKEW.as_secs() as i64
+    };
+    let stale_buckets: Vec<String> = buckets
+        .iter()
+        .filter(|v| v.applies)
+        .filter(|v| {
+            v.bucket
+                .fetched_at
+                .is_some_and(|t| from_the_future(t) || v.age_seconds.is_none_or(|a| a > max_age))
+        })
+        .map(|v| v.bucket.name.clone())
+        .collect();
+    let fresh =
+        ahead.is_none() && age_seconds.is_some_and(|a| a <= max_age) && stale_buckets.is_empty();
     let applicable: Vec<&BucketView> = buckets.iter().filter(|v| v.applies).collect();
     let pinned: Vec<&BucketView> = applicable.iter().copied().filter(|v| v.pinned).collect();
     let unreadable: Vec<&BucketView> = applicable
@@ -381,6 +405,10 @@ pub fn decide(
             "snapshot fetched_at is {} ahead of this machine's clock (more than the {} min skew allowed): UNTRUSTED; check the clock of the host that wrote it",
             humantime::format_duration(std::time::Duration::from_secs(s.unsigned_abs())),
             MAX_CLOCK_SKEW.as_secs() / 60
+        ),
+        (None, Some(_)) if !stale_buckets.is_empty() => format!(
+            "bucket reading(s) older than --max-age {max_age}s: {}: STALE",
+            stale_buckets.join(", ")
         ),
         (None, Some(a)) if a <= max_age => {
             format!("snapshot age {a}s ≤ --max-age {max_age}s: fresh")
@@ -668,6 +696,8 @@ mod tests {
             locked_reason: None,
             limit_dollars: None,
             used_dollars: None,
+            fetched_at: None,
+            source: None,
         }
     }
     fn five(u: f64, r: Option<DateTime<Utc>>) -> Bucket {
@@ -1154,6 +1184,52 @@ mod tests {
             sonnet(99.0, at(40)),
         ]));
         assert_eq!(d.hottest.as_deref(), Some("seven_day"));
+    }
+
+    #[test]
+    fn max_age_applies_to_each_bucket_reading() {
+        // A fresh snapshot whose five_hour reading (a statusline capture) is 2 h old.
+        let mut old = five(40.0, at(3));
+        old.fetched_at = Some(now() - chrono::Duration::hours(2));
+        old.source = Some("statusline".into());
+        let d = go(&snap(vec![old.clone(), week(10.0, at(40))]));
+        assert_eq!(d.verdict, Verdict::Unknown);
+        assert!(
+            d.unknown_because[0].contains("five_hour"),
+            "{:?}",
+            d.unknown_because
+        );
+        assert_eq!(d.buckets[0].age_seconds, Some(7200));
+        assert_eq!(d.buckets[1].age_seconds, Some(120));
+        let lenient = Policy {
+            max_age: std::time::Duration::from_secs(3 * 3600),
+            ..Policy::default()
+        };
+        assert_eq!(
+            run(&snap(vec![old.clone()]), &lenient, Family::Opus).verdict,
+            Verdict::Go
+        );
+        // An old snapshot with a fresh capture of five_hour still needs the rest to be fresh,
+        // but a pinned capture refuses at any age.
+        let mut fresh = five(100.0, at(3));
+        fresh.fetched_at = Some(now());
+        let mut s = snap(vec![fresh, week(10.0, at(40))]);
+        s.fetched_at = Some(now() - chrono::Duration::hours(5));
+        assert_eq!(go(&s).exit, Exit::FiveHour);
+        s.usage.as_mut().unwrap().buckets[0].utilization = Some(50.0);
+        assert_eq!(go(&s).verdict, Verdict::Unknown);
+        // A bucket reading from the future is not fresh (on the real clock).
+        let mut ahead = five(40.0, at(3));
+        ahead.fetched_at = Some(now() + chrono::Duration::hours(2));
+        assert_eq!(go(&snap(vec![ahead.clone()])).verdict, Verdict::Unknown);
+        let replay = Policy {
+            replay: true,
+            ..Policy::default()
+        };
+        assert_eq!(
+            run(&snap(vec![ahead]), &replay, Family::Opus).verdict,
+            Verdict::Go
+        );
     }
 
     /// Forecasts of the decision's targets from a history of `(minutes ago, percent)` per

@@ -7,6 +7,7 @@
 pub mod forecast;
 pub mod github;
 pub mod shell;
+pub mod statusline;
 
 use std::fmt::Write as _;
 
@@ -326,8 +327,17 @@ pub fn json_object(o: &Outcome) -> Value {
         .buckets
         .iter()
         .map(|v| {
+            let source = v
+                .bucket
+                .source
+                .clone()
+                .or_else(|| snap.map(|s| s.origin.kind.clone()));
+            let fetched_at = v.bucket.fetched_at.or(snap.and_then(|s| s.fetched_at));
             json!({
                 "name": v.bucket.name,
+                "source": source,
+                "fetched_at": time_json(fetched_at),
+                "age_seconds": v.age_seconds,
                 "utilization": v.bucket.utilization,
                 "resets_at": time_json(v.bucket.resets_at),
                 "applies": v.applies,
@@ -463,6 +473,9 @@ pub fn status_text(o: &Outcome) -> String {
         }
         if let Some(via) = v.bucket.via {
             notes.push(format!("from {via}"));
+        }
+        if let (Some(source), Some(t)) = (&v.bucket.source, v.bucket.fetched_at) {
+            notes.push(format!("from {source}, {}", relative(t, o.now)));
         }
         if let Some(r) = &v.bucket.locked_reason {
             notes.push(format!("locked: {r}"));

@@ -315,6 +315,12 @@ impl Entry {
         if let Some(held) = crate::state::refresh::adopted_lock(&self.lock_path()) {
             return Lock::Held(held);
         }
+        self.lock_for(LOCK_WAIT.min(deadline.remaining()))
+    }
+
+    /// Takes the exclusive lock, polling for at most `wait` (the statusline's capture file
+    /// waits briefly, never the fetch budget).
+    pub fn lock_for(&self, wait: Duration) -> Lock {
         if let Err(why) = self.ensure_dir() {
             warn_unusable(&why);
             return Lock::Unavailable;
@@ -329,7 +335,6 @@ impl Entry {
                 return Lock::Unavailable;
             }
         };
-        let wait = LOCK_WAIT.min(deadline.remaining());
         let started = std::time::Instant::now();
         let mut file = file;
         loop {

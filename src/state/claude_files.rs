@@ -1,5 +1,6 @@
 //! Where Claude Code keeps its files (research/claude-code-facts.md §1–2). Read only: the guard
-//! never writes any of them.
+//! never writes any of them, except `settings.json` on an explicit
+//! `claude-guard init statusline --install` ([`replace_settings`]: backup, temp file, rename).
 //!
 //! - config dir: `$CLAUDE_CONFIG_DIR`, else `~/.claude`;
 //! - global config: `<config dir>/.config.json` when it is a non-empty file (legacy, takes
@@ -240,6 +241,81 @@ pub fn load_settings(args: &ClaudeArgs) -> Vec<(String, serde_json::Value)> {
         }
     }
     out
+}
+
+/// Claude Code's user settings file: `<config dir>/settings.json`.
+pub fn user_settings() -> Option<PathBuf> {
+    config_dir().map(|d| d.join("settings.json"))
+}
+
+/// Reads a settings file's text for rewriting: `Ok(None)` when it does not exist; `Err` when it
+/// cannot be read or is larger than a settings file can be.
+pub fn read_settings_text(path: &Path) -> std::io::Result<Option<String>> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+        Ok(m) if !m.is_file() || m.len() > MAX_SETTINGS_BYTES => {
+            Err(std::io::Error::other("not a regular file of at most 1 MiB"))
+        }
+        Ok(_) => std::fs::read_to_string(path).map(Some),
+    }
+}
+
+/// Replaces a settings file with `text` atomically: the old file (when there is one) is first
+/// copied to `settings.json.<UTC stamp>.bak` beside it, then `text` is written to a temp file
+/// in the same directory (same permissions as the old file, else 0600) and renamed over it.
+/// Returns the backup's path. The directory is created (0700) when missing.
+pub fn replace_settings(path: &Path, text: &str) -> std::io::Result<Option<PathBuf>> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    // A settings.json that is a symlink (a dotfiles repository) is replaced where it points.
+    let resolved = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = resolved.as_path();
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no parent directory"))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "settings.json".into());
+    let old_mode = std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777);
+    let backup = match old_mode {
+        Some(_) => {
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            let mut backup = dir.join(format!("{name}.{stamp}.bak"));
+            if backup.exists() {
+                backup = dir.join(format!("{name}.{stamp}.{}.bak", std::process::id()));
+            }
+            std::fs::copy(path, &backup)?;
+            Some(backup)
+        }
+        None => None,
+    };
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(old_mode.unwrap_or(0o600))
+            .open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        drop(f);
+        if let Some(mode) = old_mode {
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map(|()| backup)
 }
 
 /// The Markdown agent files of one agents directory: `(path, file stem, text)`, sorted by

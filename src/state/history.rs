@@ -113,12 +113,10 @@ pub fn account_of(snapshot: &Snapshot) -> String {
     )
 }
 
-/// The readings a snapshot holds: every bucket with a numeric utilization, at the
-/// snapshot's `fetched_at` (none without one).
+/// The readings a snapshot holds: every bucket with a numeric utilization, at the bucket's
+/// own `fetched_at` (a statusline capture combined with an older snapshot), else the
+/// snapshot's (none without either).
 pub fn readings_of(snapshot: &Snapshot) -> Vec<BucketReading> {
-    let Some(fetched_at) = snapshot.fetched_at else {
-        return Vec::new();
-    };
     snapshot
         .usage
         .iter()
@@ -127,7 +125,7 @@ pub fn readings_of(snapshot: &Snapshot) -> Vec<BucketReading> {
             Some(BucketReading {
                 bucket: b.name.clone(),
                 reading: Reading {
-                    fetched_at,
+                    fetched_at: b.fetched_at.or(snapshot.fetched_at)?,
                     utilization: b.utilization?,
                     resets_at: b.resets_at,
                 },
@@ -219,9 +217,19 @@ pub fn forecasts(
         Ok(h) => (h, None),
         Err(note) => (vec![Vec::new(); targets.len()], Some(note)),
     };
-    let out = targets
+    (forecast_targets(targets, &history, now, limit), note)
+}
+
+/// Each target's forecast from its readings (`history`, one list per target).
+fn forecast_targets(
+    targets: &[Target],
+    history: &[Vec<Reading>],
+    now: DateTime<Utc>,
+    limit: f64,
+) -> Vec<BucketForecast> {
+    targets
         .iter()
-        .zip(&history)
+        .zip(history)
         .map(|(t, h)| {
             forecast::forecast(
                 t.bucket,
@@ -232,15 +240,53 @@ pub fn forecasts(
                 limit,
             )
         })
-        .collect();
-    (out, note)
+        .collect()
 }
 
-/// The current reading of a bucket of `snapshot` (its utilization, `resets_at` and the
-/// snapshot's `fetched_at`), for a [`Target`].
+/// [`record`] and then [`forecasts`] on one open database (the statusline records a capture
+/// and shows the pace in one start: one open instead of two). A history that cannot be opened,
+/// written or read gives forecasts from the current readings alone and a note (`Some`).
+pub fn record_and_forecast(
+    account: &str,
+    readings: &[BucketReading],
+    targets: &[Target],
+    now: DateTime<Utc>,
+    limit: f64,
+) -> (Vec<BucketForecast>, Option<String>) {
+    let mut note = None;
+    let empty = || vec![Vec::new(); targets.len()];
+    let opened = path()
+        .ok_or_else(|| "no cache directory can be named (HOME is not set)".to_owned())
+        .and_then(|p| History::open(&p));
+    let history = match opened {
+        Ok(mut h) => {
+            if !readings.is_empty()
+                && let Err(e) = h.record(account, readings, Utc::now())
+            {
+                note = Some(e);
+            }
+            targets
+                .iter()
+                .map(|t| h.readings(account, t.bucket, now - forecast::SPARKLINE_SPAN, now))
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap_or_else(|e| {
+                    note = Some(e);
+                    empty()
+                })
+        }
+        Err(e) => {
+            note = Some(e);
+            empty()
+        }
+    };
+    (forecast_targets(targets, &history, now, limit), note)
+}
+
+/// The current reading of a bucket of `snapshot` (its utilization, `resets_at` and its own
+/// `fetched_at`, else the snapshot's), for a [`Target`].
 pub fn current_reading(snapshot: &Snapshot, bucket: &Bucket) -> Option<Reading> {
     Some(Reading {
-        fetched_at: snapshot.fetched_at?,
+        fetched_at: bucket.fetched_at.or(snapshot.fetched_at)?,
         utilization: bucket.utilization?,
         resets_at: bucket.resets_at,
     })
@@ -735,5 +781,33 @@ mod tests {
         assert_ne!(a, account_key(Some("org-2"), Some("me@example.com")));
         assert_eq!(a.len(), 16);
         assert!(!a.contains("example"));
+    }
+
+    #[test]
+    fn readings_take_each_bucket_s_own_time() {
+        use crate::core::snapshot::{Origin, ParseContext, parse};
+        let t = now() - chrono::Duration::hours(2);
+        let ctx = ParseContext {
+            default_fetched_at: Some(t),
+            ..Default::default()
+        };
+        let origin = Origin {
+            kind: "cache".into(),
+            location: String::new(),
+        };
+        let mut snap = parse(
+            br#"{"five_hour":{"utilization":40,"resets_at":null},"seven_day":{"utilization":9,"resets_at":null}}"#,
+            origin,
+            &ctx,
+        );
+        // A statusline capture combined with the older snapshot.
+        let n = now();
+        snap.usage.as_mut().unwrap().buckets[0].fetched_at = Some(n);
+        let rs = readings_of(&snap);
+        assert_eq!(rs[0].reading.fetched_at, n);
+        assert_eq!(rs[1].reading.fetched_at, t);
+        // Without any time, nothing is recorded.
+        snap.fetched_at = None;
+        assert_eq!(readings_of(&snap).len(), 1);
     }
 }

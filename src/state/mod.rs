@@ -6,6 +6,7 @@
 //! options arrive as plain structs ([`sources::SourceConfig`]).
 
 pub mod cache;
+pub mod capture;
 pub mod claude_files;
 pub mod credentials;
 pub mod history;

@@ -52,12 +52,18 @@ impl Chain<'_> {
             Lookup::Unusable(why) => return Err(Step::Failed(why)),
         };
         self.secrets.push(creds.token.clone());
+        let name = oauth::cache_name(&creds);
+        if let Some(entry) = capture::entry(&name)
+            && let Some(found) = capture::load(&entry)
+        {
+            self.captures = Some((found, entry.path));
+        }
         let base = oauth::base_url().map_err(Step::Failed)?;
         let shown = source::display_url(&crate::state::http::endpoint(&base, "/api/oauth/usage"));
         Ok(Live {
             name: "oauth",
             shown,
-            entry: Entry::new(&oauth::cache_name(&creds)),
+            entry: Entry::new(&name),
             fingerprint: creds.token.fingerprint("claude-guard rejected"),
             kind: LiveKind::Oauth { creds, base },
         })
@@ -181,7 +187,15 @@ impl Chain<'_> {
             ));
             return None;
         }
-        if let Some(why) = refresh::near_limit(&snap, self.req.family, now, rv.max_utilization) {
+        // Judged with the statusline's readings: a capture near or at the limit means the
+        // decision must not ride on the stale copy (a pinned capture refuses without a fetch).
+        let mut judged = (*snap).clone();
+        if self.req.config.org.is_none()
+            && let Some((captures, _)) = &self.captures
+        {
+            capture::overlay(&mut judged, captures);
+        }
+        if let Some(why) = refresh::near_limit(&judged, self.req.family, now, rv.max_utilization) {
             self.pending.push(("refresh", format!("foreground: {why}")));
             return None;
         }

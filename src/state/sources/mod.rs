@@ -8,6 +8,12 @@
 //! 5. `oauth` — Claude Code's token against `/api/oauth/usage` ([`crate::state::oauth`]);
 //! 6. `web` — claude.ai with `CLAUDE_GUARD_SESSION_KEY` ([`crate::state::web`]).
 //!
+//! Between 3 and 4, `statusline`: when Claude Code's statusline captured a pinned `five_hour` or
+//! `seven_day` for this login ([`crate::state::capture`]), the run is refused without a request.
+//! Whatever source is used (except `--snapshot` and `--bridge`, which may be another account,
+//! and any source under `--org`), the statusline's readings are combined with it, each bucket
+//! keeping its own `fetched_at` and source.
+//!
 //! A source that is not configured is skipped; one that fails falls through to the next and
 //! its reason is kept (for `--explain`, and for the unknown message when all fail). When no
 //! source gives a usable snapshot, the newest last-good copy (the cache, or Claude Code's copy
@@ -27,7 +33,7 @@ use crate::state::cache::{self, Entry, Lock, State};
 use crate::state::credentials::{self, Credentials, Lookup, Token};
 use crate::state::http::Deadline;
 use crate::state::oauth::{self, Fetch};
-use crate::state::{claude_files, refresh, source, web};
+use crate::state::{capture, claude_files, refresh, source, web};
 
 mod live;
 use live::Live;
@@ -164,12 +170,14 @@ struct Chain<'a> {
     /// Last good copies seen on the way, for the fallback.
     fallback: Vec<(Snapshot, Option<Value>)>,
     secrets: Vec<Token>,
-    /// Notes to add after the current source's own attempt (the background refresh).
-    pending: Vec<(&'static str, String)>,
+    /// The statusline's captures of this login, and the file they came from.
+    captures: Option<(capture::Captures, std::path::PathBuf)>,
     /// The snapshot used is in the usage history already (or recording it was tried).
     history_done: bool,
     /// Why recording in the history failed.
     history_note: Option<String>,
+    /// Notes to add after the current source's own attempt (the background refresh).
+    pending: Vec<(&'static str, String)>,
 }
 
 fn usable(s: &Snapshot) -> bool {
@@ -196,9 +204,10 @@ impl<'a> Chain<'a> {
             failures: Vec::new(),
             fallback: Vec::new(),
             secrets: Vec::new(),
-            pending: Vec::new(),
+            captures: None,
             history_done: false,
             history_note: None,
+            pending: Vec::new(),
         }
     }
 
@@ -258,7 +267,7 @@ impl<'a> Chain<'a> {
                 None => Step::Skipped("no --snapshot given".into()),
             };
             if let Some(used) = self.record("snapshot", step) {
-                return self.done(used);
+                return self.done(used, false);
             }
         }
 
@@ -283,7 +292,7 @@ impl<'a> Chain<'a> {
                 self.note(source, note);
             }
             if let Some(used) = used {
-                return self.done(used);
+                return self.done(used, true);
             }
         }
 
@@ -295,8 +304,13 @@ impl<'a> Chain<'a> {
                 self.claude_code_step()
             };
             if let Some(used) = self.record("claude-code", step) {
-                return self.done(used);
+                return self.done(used, true);
             }
+        }
+
+        // 3b. a pinned bucket the statusline saw: refuse without a request
+        if let Some(used) = self.statusline_step() {
+            return self.done(used, false);
         }
 
         // 4. bridge
@@ -312,7 +326,7 @@ impl<'a> Chain<'a> {
                 None => Step::Skipped("no --bridge given".into()),
             };
             if let Some(used) = self.record("bridge", step) {
-                return self.done(used);
+                return self.done(used, false);
             }
         }
 
@@ -330,7 +344,7 @@ impl<'a> Chain<'a> {
                 None => continue,
             };
             if let Some(used) = self.record(name, step) {
-                return self.done(used);
+                return self.done(used, true);
             }
         }
         self.finish()
@@ -338,7 +352,10 @@ impl<'a> Chain<'a> {
 
     /// A snapshot was chosen: earlier failures become its problems (shown if it turns out
     /// stale or unreadable, and in `snapshot`'s `errors`).
-    fn done(&mut self, (mut snap, raw): (Snapshot, Option<Value>)) -> Loaded {
+    fn done(&mut self, (mut snap, raw): (Snapshot, Option<Value>), combine: bool) -> Loaded {
+        if combine && self.req.config.org.is_none() {
+            self.combine_captures(&mut snap);
+        }
         for (source, why) in &self.failures {
             snap.problems.push(format!("{source}: {why}"));
         }
@@ -367,7 +384,7 @@ impl<'a> Chain<'a> {
                     snap.origin.kind, snap.origin.location
                 ),
             );
-            return self.done((snap, raw));
+            return self.done((snap, raw), true);
         }
         let snap = if self.failures.is_empty() {
             Snapshot::unknown(
@@ -399,6 +416,72 @@ impl<'a> Chain<'a> {
             attempts: std::mem::take(&mut self.attempts),
             notes: Vec::new(),
         }
+    }
+
+    /// Combines the statusline's captures with the snapshot about to be used, and says so.
+    fn combine_captures(&mut self, snap: &mut Snapshot) {
+        let Some((captures, _)) = &self.captures else {
+            return;
+        };
+        let changed = capture::overlay(snap, captures);
+        if !changed.is_empty() {
+            let now = Utc::now();
+            let what: Vec<String> = changed
+                .iter()
+                .filter_map(|name| {
+                    let b = snap.usage.as_ref()?.bucket(name)?;
+                    Some(format!(
+                        "{name} {}% (read {})",
+                        crate::core::decide::fmt_pct(b.utilization?),
+                        b.fetched_at
+                            .map_or("at an unknown time".into(), |t| format!(
+                                "{} ago",
+                                age_words(t, now)
+                            ))
+                    ))
+                })
+                .collect();
+            self.note(
+                "statusline",
+                format!(
+                    "combined: {} from Claude Code's statusline",
+                    what.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// Refuses without a request when the statusline captured a pinned `five_hour` or
+    /// `seven_day`: the captures combined with the newest last good copy (or alone).
+    fn statusline_step(&mut self) -> Option<(Snapshot, Option<Value>)> {
+        if self.req.config.org.is_some() {
+            return None;
+        }
+        let (captures, path) = self.captures.as_ref()?;
+        let pinned = capture::pins(captures, self.req.now);
+        if pinned.is_empty() {
+            self.note("statusline", "skipped: no pinned bucket captured");
+            return None;
+        }
+        let base = self
+            .fallback
+            .iter()
+            .max_by_key(|(s, _)| s.fetched_at)
+            .cloned();
+        let (mut snap, raw) = match base {
+            Some(found) => found,
+            None => (capture::capture_only(captures, path.clone()), None),
+        };
+        capture::overlay(&mut snap, captures);
+        self.note(
+            "statusline",
+            format!(
+                "used: {} pinned as Claude Code's statusline saw it ({}); no request needed",
+                pinned.join(", "),
+                path.display()
+            ),
+        );
+        Some((snap, raw))
     }
 
     /// `s` with every known secret replaced by `<redacted>`. Defence in depth: no message is
