@@ -14,6 +14,8 @@
 
 use chrono::{DateTime, Utc};
 
+mod explain;
+
 use crate::core::exit_codes::Exit;
 use crate::core::forecast::{self, BucketForecast};
 use crate::core::model::Family;
@@ -225,10 +227,6 @@ fn latest<'a>(views: impl Iterator<Item = &'a BucketView>) -> Option<&'a BucketV
     best
 }
 
-fn pct(u: Option<f64>) -> String {
-    u.map_or_else(|| "unreadable".into(), |u| format!("{}%", fmt_pct(u)))
-}
-
 /// Formats a percent without noise: `33`, `99.99`, `0.07`.
 pub fn fmt_pct(u: f64) -> String {
     let s = format!("{u:.2}");
@@ -240,26 +238,58 @@ pub fn fmt_pct(u: f64) -> String {
 /// ([`Policy::replay`]).
 pub const MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Runs the decision tree. See the module docs for the rules.
+/// Runs the decision tree (module docs; DESIGN.md "The decision tree"). The steps decide;
+/// [`explain`] words each of them for `--explain`.
 pub fn decide(
     snapshot: &Snapshot,
     policy: &Policy,
     family: Family,
     now: DateTime<Utc>,
 ) -> Decision {
-    let mut trace = Vec::new();
-    let age_seconds = snapshot.fetched_at.map(|t| (now - t).num_seconds().max(0));
-    let max_age = i64::try_from(policy.max_age.as_secs()).unwrap_or(i64::MAX);
-    let age_at = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_seconds().max(0));
-    // On the real clock, a snapshot from the future (a host whose clock runs ahead, a clock
-    // stepped back) is not fresh for as long as it stays ahead: beyond the skew, unknown.
-    let ahead = (!policy.replay)
-        .then_some(snapshot.fetched_at)
-        .flatten()
-        .map(|t| (t - now).num_seconds())
-        .filter(|s| *s > MAX_CLOCK_SKEW.as_secs() as i64);
+    let buckets = views(snapshot, family, now);
+    let freshness = Freshness::of(snapshot, &buckets, policy, now);
+    let overage = snapshot
+        .overage
+        .as_ref()
+        .map(|o| (o.available(now), o.unavailable_because(now)));
+    let mut d = Decision::walking(snapshot, buckets, &overage, freshness.age);
+    d.trace = explain::steps_1_to_3(snapshot, &d.buckets, family);
 
-    let buckets: Vec<BucketView> = snapshot
+    // Step 5 first in effect: a refusing subscription wins over 1–4 (fresh snapshots only).
+    if snapshot.subscription.as_ref().is_some_and(|s| s.refuses()) && freshness.fresh() {
+        return refuse_on_subscription(d);
+    }
+    // Steps 1–3 found a pinned bucket: step 4, extra usage.
+    if let Some(view) = latest(d.buckets.iter().filter(|v| v.pinned)).cloned() {
+        let available = overage.as_ref().is_some_and(|(a, _)| *a);
+        return step_overage(d, &view, available, policy, &freshness, now);
+    }
+    explain::nothing_pinned(&mut d, &freshness);
+    if snapshot.usage.is_none() {
+        return unknown(d, policy, snapshot.problems.clone());
+    }
+    let unreadable: Vec<String> = d
+        .buckets
+        .iter()
+        .filter(|v| v.applies && v.effective.is_none())
+        .map(|v| v.bucket.name.clone())
+        .collect();
+    if !unreadable.is_empty() {
+        return unknown(d, policy, vec![explain::unreadable(&unreadable)]);
+    }
+    if !freshness.fresh() {
+        let mut why = vec![explain::freshness(&freshness)];
+        why.extend(snapshot.problems.iter().cloned());
+        return unknown(d, policy, why);
+    }
+    soft_threshold(d, policy, now)
+}
+
+/// Every bucket of the snapshot as the rules see it at `now`: whether it applies to `family`,
+/// whether it has reset (then 0 %), pinned, and its own age.
+fn views(snapshot: &Snapshot, family: Family, now: DateTime<Utc>) -> Vec<BucketView> {
+    let age_at = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_seconds().max(0));
+    snapshot
         .usage
         .iter()
         .flat_map(|u| u.buckets.iter())
@@ -280,260 +310,175 @@ pub fn decide(
                 bucket: b.clone(),
             }
         })
-        .collect();
-    // --max-age applies per bucket: a statusline reading may be younger than the snapshot
-    // it was combined with, or older (DESIGN.md "Statusline").
-    // A bucket reading from the future (beyond the skew, on the real clock) is not fresh
-    // either, like a whole snapshot from the future.
-    let from_the_future = |t: DateTime<Utc>| {
-        !policy.replay && (t - now).num_seconds() > MAX_CLOCK_SKEW.as_secs() as i64
-    };
-    let stale_buckets: Vec<String> = buckets
-        .iter()
-        .filter(|v| v.applies)
-        .filter(|v| {
-            v.bucket
-                .fetched_at
-                .is_some_and(|t| from_the_future(t) || v.age_seconds.is_none_or(|a| a > max_age))
-        })
-        .map(|v| v.bucket.name.clone())
-        .collect();
-    let fresh =
-        ahead.is_none() && age_seconds.is_some_and(|a| a <= max_age) && stale_buckets.is_empty();
-    let applicable: Vec<&BucketView> = buckets.iter().filter(|v| v.applies).collect();
-    let pinned: Vec<&BucketView> = applicable.iter().copied().filter(|v| v.pinned).collect();
-    let unreadable: Vec<&BucketView> = applicable
-        .iter()
-        .copied()
-        .filter(|v| v.effective.is_none())
-        .collect();
-    let hottest = applicable
-        .iter()
-        .filter(|v| v.effective.is_some())
-        .max_by(|a, b| {
-            a.effective
-                .partial_cmp(&b.effective)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-        .map(|v| v.bucket.name.clone());
+        .collect()
+}
 
-    // Steps 1–3, for the explanation.
-    let describe = |v: &BucketView| {
-        let state = if v.effective.is_none() {
-            "unreadable"
-        } else if v.pinned {
-            "PINNED"
-        } else {
-            "clear"
-        };
-        let reset = match (v.has_reset, v.bucket.resets_at) {
-            (true, _) => " (has reset: counts as 0%)".to_owned(),
-            (false, Some(r)) => format!(", resets {}", r.format("%Y-%m-%dT%H:%M:%SZ")),
-            (false, None) => String::new(),
-        };
-        format!(
-            "{} {}{reset} — {state}",
-            v.bucket.name,
-            pct(v.bucket.utilization)
-        )
-    };
-    let step = |n: u8, label: &str, pick: &dyn Fn(&BucketView) -> bool| {
-        let lines: Vec<String> = applicable
+/// How fresh the state is (DESIGN.md "Freshness"): the snapshot's age, how far it lies in the
+/// future (beyond [`MAX_CLOCK_SKEW`], real clock only), and the applicable buckets whose own
+/// reading (a statusline capture) is older than `--max-age` or from the future.
+pub(crate) struct Freshness {
+    /// Seconds the snapshot's `fetched_at` lies ahead of `now`, when beyond the skew.
+    pub(crate) ahead: Option<i64>,
+    /// Age of the snapshot at `now`, seconds (0 when fetched after `now`).
+    pub(crate) age: Option<i64>,
+    /// `--max-age`, seconds.
+    pub(crate) max_age: i64,
+    /// Applicable buckets whose own reading is too old or from the future.
+    pub(crate) stale_buckets: Vec<String>,
+}
+
+impl Freshness {
+    fn of(
+        snapshot: &Snapshot,
+        buckets: &[BucketView],
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let max_age = i64::try_from(policy.max_age.as_secs()).unwrap_or(i64::MAX);
+        let skew = MAX_CLOCK_SKEW.as_secs() as i64;
+        // On the real clock, a reading from the future (a host whose clock runs ahead, a clock
+        // stepped back) is not fresh for as long as it stays ahead: beyond the skew, unknown.
+        let ahead_of = |t: DateTime<Utc>| Some((t - now).num_seconds()).filter(|s| *s > skew);
+        let ahead = (!policy.replay)
+            .then_some(snapshot.fetched_at)
+            .flatten()
+            .and_then(ahead_of);
+        // --max-age applies per bucket: a statusline reading may be younger than the snapshot
+        // it was combined with, or older (DESIGN.md "Statusline").
+        let stale_buckets = buckets
             .iter()
-            .copied()
-            .filter(|v| pick(v))
-            .map(describe)
+            .filter(|v| v.applies)
+            .filter(|v| {
+                v.bucket.fetched_at.is_some_and(|t| {
+                    (!policy.replay && ahead_of(t).is_some())
+                        || v.age_seconds.is_none_or(|a| a > max_age)
+                })
+            })
+            .map(|v| v.bucket.name.clone())
             .collect();
-        let body = if lines.is_empty() {
-            "absent or null — clear".to_owned()
-        } else {
-            lines.join("; ")
-        };
-        format!("{n}. {label}: {body}")
-    };
-    if snapshot.usage.is_some() {
-        trace.push(step(1, "five_hour", &|v| {
-            v.bucket.kind == BucketKind::FiveHour
-        }));
-        trace.push(step(
-            2,
-            &format!("model weekly ({family}) and seven_day"),
-            &|v| matches!(step_of(&v.bucket.kind), 2 | 3),
-        ));
-        trace.push(step(3, "seven_day_oauth_apps", &|v| {
-            v.bucket.kind == BucketKind::SevenDayOauthApps
-        }));
-    } else {
-        trace.push("1–3. no usage body: the buckets cannot be read".into());
-    }
-
-    let subscription_note = match &snapshot.subscription {
-        None => "unchecked (the snapshot has no subscription; the OAuth token cannot read it)"
-            .to_owned(),
-        Some(s) if s.refuses() => format!("{} — refuses requests", s.status),
-        Some(s) => format!("{} — fine", s.status),
-    };
-    let overage_avail = snapshot
-        .overage
-        .as_ref()
-        .map(|o| (o.available(now), o.unavailable_because(now)));
-    let overage_note = match &overage_avail {
-        None => Some("no extra-usage data in the snapshot: not available".to_owned()),
-        Some((true, _)) => Some("extra usage is available".to_owned()),
-        Some((false, why)) => why.clone(),
-    };
-
-    let mut d = Decision {
-        verdict: Verdict::Go,
-        reason: None,
-        exit: Exit::Go,
-        resets_at: None,
-        waitable: false,
-        pinned: pinned.iter().map(|v| v.bucket.name.clone()).collect(),
-        buckets: buckets.clone(),
-        hottest,
-        unknown_because: vec![],
-        age_seconds,
-        plan_limits: PlanLimits::Apply,
-        overage_note,
-        subscription_note: subscription_note.clone(),
-        trace,
-        forecast: vec![],
-    };
-    let freshness = match (ahead, age_seconds) {
-        (Some(s), _) => format!(
-            "snapshot fetched_at is {} ahead of this machine's clock (more than the {} min skew allowed): UNTRUSTED; check the clock of the host that wrote it",
-            humantime::format_duration(std::time::Duration::from_secs(s.unsigned_abs())),
-            MAX_CLOCK_SKEW.as_secs() / 60
-        ),
-        (None, Some(_)) if !stale_buckets.is_empty() => format!(
-            "bucket reading(s) older than --max-age {max_age}s: {}: STALE",
-            stale_buckets.join(", ")
-        ),
-        (None, Some(a)) if a <= max_age => {
-            format!("snapshot age {a}s ≤ --max-age {max_age}s: fresh")
+        Freshness {
+            ahead,
+            age: snapshot.fetched_at.map(|t| (now - t).num_seconds().max(0)),
+            max_age,
+            stale_buckets,
         }
-        (None, Some(a)) => format!("snapshot age {a}s > --max-age {max_age}s: STALE"),
-        (None, None) => "snapshot age unknown (no fetched_at): treated as stale".to_owned(),
-    };
-
-    // Step 5 first in effect: a refusing subscription wins over 1–4 (fresh snapshots only).
-    if let Some(sub) = &snapshot.subscription
-        && sub.refuses()
-        && fresh
-    {
-        d.trace.push("4. overage: not consulted".into());
-        d.trace.push(format!(
-            "5. subscription: {subscription_note} → REFUSE (17)"
-        ));
-        d.verdict = Verdict::Refuse;
-        d.reason = Some(Reason::Subscription);
-        d.exit = Exit::Subscription;
-        return d;
     }
 
-    if let Some(reason_view) = latest(pinned.iter().copied()) {
-        d.resets_at = reason_view.bucket.resets_at;
-        d.waitable = true;
-        let name = reason_view.bucket.name.clone();
-        let available = overage_avail.as_ref().is_some_and(|(a, _)| *a);
-        if available && policy.overage == OverageMode::Refuse {
-            d.trace.push(format!(
-                "4. overage: {name} pinned; extra usage is available but --overage refuse → REFUSE (16)"
-            ));
-            d.verdict = Verdict::Refuse;
-            d.reason = Some(Reason::Overage);
-            d.exit = Exit::Overage;
-        } else if available && fresh {
-            d.trace.push(format!(
-                "4. overage: {name} pinned; extra usage is available → GO, BILLED"
-            ));
-            d.trace
-                .push(format!("5. subscription: {subscription_note}"));
-            d.trace.push(freshness);
-            d.verdict = Verdict::GoBilled;
-            d.reason = Some(Reason::Bucket(name));
-            d.waitable = false;
-            return d;
-        } else if available {
-            d.trace.push(format!(
-                "4. overage: {name} pinned; extra usage was available but {freshness}"
-            ));
-            return unknown(
-                d,
-                policy,
-                vec![format!(
-                    "the snapshot is stale ({freshness}); extra usage may have changed"
-                )],
-            );
-        } else {
-            let why = d.overage_note.clone().unwrap_or_default();
-            d.trace.push(format!(
-                "4. overage: {} pinned; {why} → REFUSE on {name} (latest reset)",
-                d.pinned.join(", ")
-            ));
-            d.verdict = Verdict::Refuse;
-            d.reason = Some(Reason::Bucket(name));
-            d.exit = exit_for(&reason_view.bucket.kind);
+    /// Young enough for a go.
+    fn fresh(&self) -> bool {
+        self.ahead.is_none()
+            && self.age.is_some_and(|a| a <= self.max_age)
+            && self.stale_buckets.is_empty()
+    }
+}
+
+impl Decision {
+    /// A go on `buckets`, before any step has run: the pinned and hottest applicable buckets
+    /// and the notes on steps 4 and 5. `overage` is (available, why not) when the snapshot
+    /// has extra-usage data.
+    fn walking(
+        snapshot: &Snapshot,
+        buckets: Vec<BucketView>,
+        overage: &Option<(bool, Option<String>)>,
+        age_seconds: Option<i64>,
+    ) -> Decision {
+        let hottest = buckets
+            .iter()
+            .filter(|v| v.applies && v.effective.is_some())
+            .max_by(|a, b| {
+                a.effective
+                    .partial_cmp(&b.effective)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .map(|v| v.bucket.name.clone());
+        Decision {
+            verdict: Verdict::Go,
+            reason: None,
+            exit: Exit::Go,
+            resets_at: None,
+            waitable: false,
+            pinned: buckets
+                .iter()
+                .filter(|v| v.pinned)
+                .map(|v| v.bucket.name.clone())
+                .collect(),
+            buckets,
+            hottest,
+            unknown_because: vec![],
+            age_seconds,
+            plan_limits: PlanLimits::Apply,
+            overage_note: explain::overage_note(overage),
+            subscription_note: explain::subscription_note(snapshot),
+            trace: vec![],
+            forecast: vec![],
         }
-        d.trace
-            .push(format!("5. subscription: {subscription_note}"));
-        d.trace
-            .push(format!("{freshness} (a pinned refusal holds at any age)"));
-        return apply_max_wait(d, policy, now);
     }
+}
 
-    d.trace
-        .push("4. overage: nothing pinned — not needed".into());
-    d.trace
-        .push(format!("5. subscription: {subscription_note}"));
-    d.trace.push(freshness.clone());
-
-    if snapshot.usage.is_none() {
-        return unknown(d, policy, snapshot.problems.clone());
-    }
-    if !unreadable.is_empty() {
-        let names: Vec<String> = unreadable.iter().map(|v| v.bucket.name.clone()).collect();
-        return unknown(
-            d,
-            policy,
-            vec![format!(
-                "applicable bucket(s) unreadable: {}",
-                names.join(", ")
-            )],
-        );
-    }
-    if !fresh {
-        let mut why = vec![freshness];
-        why.extend(snapshot.problems.iter().cloned());
-        return unknown(d, policy, why);
-    }
-
-    // Soft threshold, for a go only.
-    let hot: Vec<&BucketView> = applicable
-        .iter()
-        .copied()
-        .filter(|v| v.effective.is_some_and(|u| u >= policy.max_utilization))
-        .collect();
-    if let Some(v) = latest(hot.iter().copied()) {
-        d.trace.push(format!(
-            "threshold: {} at {}% ≥ --max-utilization {}% → REFUSE (18)",
-            v.bucket.name,
-            fmt_pct(v.effective.unwrap_or_default()),
-            fmt_pct(policy.max_utilization)
-        ));
-        d.verdict = Verdict::Refuse;
-        d.reason = Some(Reason::Threshold(v.bucket.name.clone()));
-        d.exit = Exit::Threshold;
-        d.resets_at = v.bucket.resets_at;
-        d.waitable = v.bucket.resets_at.is_some();
-        return apply_max_wait(d, policy, now);
-    }
-    d.trace.push(format!(
-        "threshold: every applicable bucket under {}% → GO",
-        fmt_pct(policy.max_utilization)
-    ));
+/// Step 5: the subscription refuses requests (17).
+fn refuse_on_subscription(mut d: Decision) -> Decision {
+    explain::subscription_refuses(&mut d);
+    d.verdict = Verdict::Refuse;
+    d.reason = Some(Reason::Subscription);
+    d.exit = Exit::Subscription;
     d
+}
+
+/// Step 4 for the pinned bucket `view` (the latest reset among the pinned): extra usage
+/// absorbs it (go, billed), or the policy forbids billing (16), or the run is refused on the
+/// bucket; a billed go needs fresh data.
+fn step_overage(
+    mut d: Decision,
+    view: &BucketView,
+    available: bool,
+    policy: &Policy,
+    freshness: &Freshness,
+    now: DateTime<Utc>,
+) -> Decision {
+    d.resets_at = view.bucket.resets_at;
+    d.waitable = true;
+    let name = view.bucket.name.clone();
+    if available && policy.overage == OverageMode::Refuse {
+        explain::overage_forbidden(&mut d, &name);
+        d.verdict = Verdict::Refuse;
+        d.reason = Some(Reason::Overage);
+        d.exit = Exit::Overage;
+    } else if available && freshness.fresh() {
+        explain::billed(&mut d, &name, freshness);
+        d.verdict = Verdict::GoBilled;
+        d.reason = Some(Reason::Bucket(name));
+        d.waitable = false;
+        return d;
+    } else if available {
+        let why = explain::billed_but_stale(&mut d, &name, freshness);
+        return unknown(d, policy, vec![why]);
+    } else {
+        explain::refused_on_bucket(&mut d, &name);
+        d.verdict = Verdict::Refuse;
+        d.reason = Some(Reason::Bucket(name));
+        d.exit = exit_for(&view.bucket.kind);
+    }
+    explain::pinned_holds(&mut d, freshness);
+    apply_max_wait(d, policy, now)
+}
+
+/// The soft threshold (`--max-utilization`, 18), for a go only.
+fn soft_threshold(mut d: Decision, policy: &Policy, now: DateTime<Utc>) -> Decision {
+    let hot = d
+        .buckets
+        .iter()
+        .filter(|v| v.applies && v.effective.is_some_and(|u| u >= policy.max_utilization));
+    let Some(v) = latest(hot).cloned() else {
+        explain::under_threshold(&mut d, policy);
+        return d;
+    };
+    explain::threshold_reached(&mut d, &v, policy);
+    d.verdict = Verdict::Refuse;
+    d.reason = Some(Reason::Threshold(v.bucket.name.clone()));
+    d.exit = Exit::Threshold;
+    d.resets_at = v.bucket.resets_at;
+    d.waitable = v.bucket.resets_at.is_some();
+    apply_max_wait(d, policy, now)
 }
 
 /// The buckets a forecast covers (DESIGN.md "Forecast"): applicable, readable and not
@@ -576,24 +521,11 @@ pub fn apply_needs(
         until,
     )
     .cloned();
-    let job = humantime::format_duration(needs);
     let Some(f) = hit else {
-        d.trace.push(format!(
-            "needs: no applicable bucket is projected to reach {}% within --needs {job} (before its reset) → GO",
-            fmt_pct(policy.max_utilization)
-        ));
+        explain::needs_fit(&mut d, needs, policy);
         return d;
     };
-    d.trace.push(format!(
-        "needs: {} at {}%, pace {}%/h ({}), reaches {}% at {} — within --needs {job} and before its reset → REFUSE (21)",
-        f.bucket,
-        fmt_pct(f.utilization),
-        fmt_pct(f.pace_per_hour.unwrap_or_default()),
-        f.basis.key(),
-        fmt_pct(f.limit),
-        f.reaches_limit_at
-            .map_or("?".into(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-    ));
+    explain::needs_refused(&mut d, &f, needs);
     d.verdict = Verdict::Refuse;
     d.reason = Some(Reason::Needs(f.bucket.clone()));
     d.exit = Exit::Needs;
@@ -629,14 +561,7 @@ fn unknown(mut d: Decision, policy: &Policy, because: Vec<String>) -> Decision {
         OnUnknown::Allow => Exit::Go,
         OnUnknown::Refuse => Exit::Unknown,
     };
-    d.trace.push(format!(
-        "state UNKNOWN ({}) → --on-unknown {}",
-        because.join("; "),
-        match policy.on_unknown {
-            OnUnknown::Allow => "allow: go with a warning",
-            OnUnknown::Refuse => "refuse: exit 20",
-        }
-    ));
+    explain::unknown(&mut d, &because, policy.on_unknown);
     d.unknown_because = because;
     d
 }
@@ -652,11 +577,7 @@ fn apply_max_wait(mut d: Decision, policy: &Policy, now: DateTime<Utc>) -> Decis
     }
     let limit = crate::core::time::add_saturating(now, wait.max_wait);
     if crate::core::time::add_saturating(resets_at, policy.grace) > limit {
-        d.trace.push(format!(
-            "max-wait: the reset {} (+ grace) lies beyond --max-wait {} → REFUSE (19)",
-            resets_at.format("%Y-%m-%dT%H:%M:%SZ"),
-            humantime::format_duration(wait.max_wait)
-        ));
+        explain::beyond_max_wait(&mut d, resets_at, wait.max_wait);
         let inner = d.reason.take().unwrap_or(Reason::Unknown);
         d.reason = Some(Reason::MaxWait(Box::new(inner)));
         d.exit = Exit::MaxWait;
