@@ -1,15 +1,18 @@
 #!/bin/sh
-# claude-nightly: one unattended Claude Code run, gated by claude-guard. When a plan limit is
-# pinned it sleeps until the reset (at most CLAUDE_GUARD_MAX_WAIT) instead of failing, runs on
-# Sonnet when only the Opus weekly limit is pinned, and never starts claude into a refusal.
+# claude-nightly: one unattended Claude Code run, gated and supervised by claude-guard. When a
+# plan limit is pinned it sleeps until the reset (at most CLAUDE_GUARD_MAX_WAIT) instead of
+# failing, runs on Sonnet when only the Opus weekly limit is pinned, and never starts claude
+# into a refusal. With --supervise the guard stays beside claude: a limit met in the middle of
+# the job is waited out and the same session resumed (at most CLAUDE_GUARD_MAX_RESUMES times);
+# a stop on the Opus weekly limit resumes on Sonnet at once.
 #
 # cron (crontab -e); run it from the project directory and keep a log:
 #   17 3 * * *  cd "$HOME/src/project" && "$HOME/bin/claude-nightly" >>"$HOME/.local/state/claude-nightly.log" 2>&1
 # systemd: claude-nightly.service and claude-nightly.timer beside this file.
 #
-# Exit status: claude's own after a go; 10-20 when claude-guard refused (claude-guard --help
-# lists them; 19: the reset is later than CLAUDE_GUARD_MAX_WAIT); 130/143 when stopped while
-# waiting.
+# Exit status: claude's own when no plan limit stopped it; 10-20 when claude-guard refused,
+# before the start or after a mid-job stop it could not resume (claude-guard --help lists them;
+# 19: the reset is later than CLAUDE_GUARD_MAX_WAIT); 130/143 when stopped while waiting.
 set -eu
 
 # cron starts with a minimal PATH: add where claude and claude-guard are usually installed.
@@ -23,11 +26,13 @@ export PATH
 : "${CLAUDE_GUARD_SNAPSHOT:=$HOME/.claude.json}"
 # The longest wait for a reset; a later one refuses at once (exit 19).
 : "${CLAUDE_GUARD_MAX_WAIT:=6h}"
-export CLAUDE_GUARD_SNAPSHOT CLAUDE_GUARD_MAX_WAIT
+# How often a job stopped by a limit mid-run is resumed before giving up with its code.
+: "${CLAUDE_GUARD_MAX_RESUMES:=2}"
+export CLAUDE_GUARD_SNAPSHOT CLAUDE_GUARD_MAX_WAIT CLAUDE_GUARD_MAX_RESUMES
 
 prompt=${CLAUDE_NIGHTLY_PROMPT:-"Read TODO.md, do the first unchecked item, run the tests, and summarize what changed."}
 
-exec claude-guard run --wait --model-fallback sonnet -- \
+exec claude-guard run --supervise --wait --model-fallback sonnet -- \
   -p "$prompt" \
   --model opus \
   --permission-mode acceptEdits \

@@ -294,6 +294,9 @@ pub struct RunArgs {
     #[arg(long, env = "CLAUDE_GUARD_MODEL_FALLBACK", value_name = "MODEL", value_parser = parse_model_fallback)]
     pub model_fallback: Option<String>,
 
+    #[command(flatten)]
+    pub supervise: SuperviseOpts,
+
     /// Arguments for claude, passed byte for byte (put them after `--`).
     #[arg(
         value_name = "CLAUDE_ARGS",
@@ -326,6 +329,36 @@ pub fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
         }
     }
     Ok(cli)
+}
+
+/// `run --supervise` options (DESIGN.md "Long jobs: supervised runs").
+#[derive(Debug, Args, Clone)]
+pub struct SuperviseOpts {
+    /// Keep the guard beside claude (a child, not exec): a plan limit met mid-job exits with
+    /// its code (10–15) instead of claude's 1, and with --wait is waited out and the session
+    /// resumed (print mode). Runs without a model turn are still exec'd.
+    #[arg(long, env = "CLAUDE_GUARD_SUPERVISE", value_parser = BoolishValueParser::new(), default_value = "false", num_args = 0, default_missing_value = "true")]
+    pub supervise: bool,
+
+    /// With --supervise: resume a stopped job at most N times, then exit with the limit's code.
+    #[arg(
+        long,
+        env = "CLAUDE_GUARD_MAX_RESUMES",
+        value_name = "N",
+        default_value = "3"
+    )]
+    pub max_resumes: u32,
+
+    /// With --supervise: the prompt a resumed session gets [default: the limit has reset,
+    /// continue from where it stopped, do not redo finished work].
+    #[arg(long, env = "CLAUDE_GUARD_RESUME_PROMPT", value_name = "TEXT")]
+    pub resume_prompt: Option<String>,
+
+    /// With --supervise: end claude gracefully (SIGINT, SIGTERM 10 s later) when an applicable
+    /// bucket reaches PCT mid-run, and treat it as a limit stop on that bucket; the pre-flight
+    /// also refuses (18) at or above PCT. State re-read through the shared cache only.
+    #[arg(long, env = "CLAUDE_GUARD_ABORT_AT", value_name = "PCT", value_parser = parse_percent)]
+    pub abort_at: Option<f64>,
 }
 
 /// `check [OPTIONS]` and `status [OPTIONS]`.

@@ -23,6 +23,8 @@ use crate::report::{self, Outcome};
 use crate::state::claude_files;
 use crate::state::sources::{Loaded, SourceConfig};
 
+mod supervise;
+
 /// Runs the parsed command line; returns the exit status (for `run`, only on refusal or failure).
 pub fn dispatch(cli: Cli) -> Result<Exit> {
     match cli.command {
@@ -109,10 +111,13 @@ fn run(args: RunArgs) -> Result<Exit> {
     let inputs = Inputs {
         sources: &config,
         refresh: args.common.refresh,
-        policy: Policy {
-            needs: args.needs,
-            ..policy_from(&args.common, OnUnknown::Allow, wait_opts)
-        },
+        policy: supervise::preflight_policy(
+            Policy {
+                needs: args.needs,
+                ..policy_from(&args.common, OnUnknown::Allow, wait_opts)
+            },
+            &args.supervise,
+        ),
         claude_args: parsed,
         explicit_model: None,
         stdout_tty: std::io::stdout().is_terminal(),
@@ -154,6 +159,12 @@ fn run(args: RunArgs) -> Result<Exit> {
             wait::Finished::Done(done) => eval = *done,
             wait::Finished::Signalled(exit) => return Ok(exit),
         }
+    }
+    if args.supervise.supervise
+        && eval.decision.exit == Exit::Go
+        && crate::act::supervise::supervises(&claude_args, &eval)
+    {
+        return supervise::run(&claude, &claude_args, eval, &inputs, &args);
     }
     let o = outcome(&eval, &inputs, args.wait);
     emit_diagnostics(&o, &args.common, false);

@@ -44,6 +44,9 @@ pub enum Exit {
     Interrupted,
     /// 143: terminated by SIGTERM while waiting.
     Terminated,
+    /// `run --supervise`: claude's own exit status, passed through unchanged when no plan
+    /// limit stopped it (128 + N when a signal N ended it). Not a row of the table.
+    Claude(u8),
 }
 
 impl Exit {
@@ -92,6 +95,7 @@ impl Exit {
             Exit::NotFound => 127,
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
+            Exit::Claude(code) => code,
         }
     }
 
@@ -123,6 +127,7 @@ impl Exit {
             Exit::NotFound => "claude not found",
             Exit::Interrupted => "interrupted (SIGINT) while waiting",
             Exit::Terminated => "terminated (SIGTERM) while waiting",
+            Exit::Claude(_) => "claude's own exit status (run --supervise)",
         }
     }
 

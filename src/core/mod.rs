@@ -13,5 +13,7 @@ mod fuzz;
 pub mod model;
 pub mod plan;
 pub mod policy;
+pub mod session;
 pub mod snapshot;
+pub mod stop;
 pub mod time;

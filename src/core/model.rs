@@ -220,7 +220,7 @@ impl ClaudeArgs {
 }
 
 /// Options of the `claude` root command that take a required value (`--opt X`, `--opt=X`).
-const REQUIRED_VALUE: &[&str] = &[
+pub(crate) const REQUIRED_VALUE: &[&str] = &[
     "--debug-file",
     "--output-format",
     "--json-schema",
@@ -299,7 +299,7 @@ const REQUIRED_VALUE: &[&str] = &[
 ];
 
 /// Options that consume values until the next item starting with `-`.
-const VARIADIC: &[&str] = &[
+pub(crate) const VARIADIC: &[&str] = &[
     "--allowedTools",
     "--allowed-tools",
     "--disallowedTools",
@@ -314,7 +314,7 @@ const VARIADIC: &[&str] = &[
 ];
 
 /// Options with an optional value: they consume the next item when it does not start with `-`.
-const OPTIONAL_VALUE: &[&str] = &[
+pub(crate) const OPTIONAL_VALUE: &[&str] = &[
     "-d",
     "--debug",
     "--prompt-suggestions",
@@ -360,7 +360,7 @@ const BACKGROUND_VERBS: &[&str] = &["attach", "logs", "stop", "kill", "respawn",
 const PLUGIN_MODEL_VERBS: &[&str] = &["eval", "test"];
 
 /// Commander's "looks like an option": longer than one character and starting with `-`.
-fn is_option(arg: &[u8]) -> bool {
+pub(crate) fn is_option(arg: &[u8]) -> bool {
     arg.len() > 1 && arg[0] == b'-'
 }
 

@@ -1,0 +1,348 @@
+//! Claude Code sessions in claude's argv, for `run --supervise` (DESIGN.md "Long jobs:
+//! supervised runs"): which session a run writes (`--session-id`, `-r`/`--resume`,
+//! `-c`/`--continue`, `--fork-session`), the argv with a `--session-id` the guard adds, and the
+//! argv of a resume (`--resume <session_id> -p -- <resume prompt>`, the user's other options
+//! kept). Pure: argv in, argv out, parsed the way [`crate::core::model::parse_claude_args`]
+//! parses it (commander's rules, research/claude-code-facts.md §6d).
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+use crate::core::model::{OPTIONAL_VALUE, REQUIRED_VALUE, VARIADIC, is_option};
+
+/// One item (or group of items) of claude's argv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Item {
+    /// An option with the argv range it covers (the option and its values) and its value.
+    Opt {
+        /// `--session-id`, `-p`, ... (`-pc` bundles are split into `-p`, `-c`).
+        name: String,
+        /// The value given (inline `--x=v` / `-xv`, or the next items).
+        value: Option<String>,
+        /// Whether the value was inline in the same item.
+        inline: bool,
+    },
+    /// A bundle of boolean short flags (`-pc`): the flags, each as `-x`.
+    Bundle(Vec<String>),
+    /// An operand (the prompt, or a subcommand).
+    Operand,
+    /// `--` and everything after it (operands).
+    Rest,
+}
+
+/// Splits argv into items, each with the range of argv it covers.
+fn walk(args: &[OsString]) -> Vec<(std::ops::Range<usize>, Item)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_bytes();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        if arg == b"--" {
+            out.push((i..args.len(), Item::Rest));
+            break;
+        }
+        if !is_option(arg) {
+            out.push((i..i + 1, Item::Operand));
+            i += 1;
+            continue;
+        }
+        let long = arg.starts_with(b"--");
+        if long && let Some(eq) = arg.iter().position(|&b| b == b'=') {
+            out.push((
+                i..i + 1,
+                Item::Opt {
+                    name: text(&arg[..eq]),
+                    value: Some(text(&arg[eq + 1..])),
+                    inline: true,
+                },
+            ));
+            i += 1;
+            continue;
+        }
+        let name = text(arg);
+        if !long && arg.len() > 2 {
+            let short = text(&arg[..2]);
+            if REQUIRED_VALUE.contains(&short.as_str()) || OPTIONAL_VALUE.contains(&short.as_str())
+            {
+                out.push((
+                    i..i + 1,
+                    Item::Opt {
+                        name: short,
+                        value: Some(text(&arg[2..])),
+                        inline: true,
+                    },
+                ));
+            } else {
+                let flags = arg[1..]
+                    .iter()
+                    .map(|&c| format!("-{}", c as char))
+                    .collect();
+                out.push((i..i + 1, Item::Bundle(flags)));
+            }
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        let mut value = None;
+        if REQUIRED_VALUE.contains(&name.as_str()) {
+            value = args.get(i).map(|v| text(v.as_bytes()));
+            i = (i + 1).min(args.len());
+        } else if OPTIONAL_VALUE.contains(&name.as_str()) {
+            if let Some(v) = args.get(i).filter(|v| !is_option(v.as_bytes())) {
+                value = Some(text(v.as_bytes()));
+                i += 1;
+            }
+        } else if VARIADIC.contains(&name.as_str()) {
+            while args.get(i).is_some_and(|v| !is_option(v.as_bytes())) {
+                i += 1;
+            }
+        }
+        out.push((
+            start..i,
+            Item::Opt {
+                name,
+                value,
+                inline: false,
+            },
+        ));
+    }
+    out
+}
+
+/// What claude's argv says about sessions (and whether it runs a model turn at all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionArgs {
+    /// `--session-id ID`.
+    pub session_id: Option<String>,
+    /// `-r`/`--resume [ID]`: `Some(None)` without an id (claude picks one).
+    pub resume: Option<Option<String>>,
+    /// `-c`/`--continue`: the newest session of the working directory.
+    pub continue_session: bool,
+    /// `--fork-session`: a resumed session is copied into a new id.
+    pub fork_session: bool,
+    /// `--no-session-persistence`: no transcript is written.
+    pub no_session_persistence: bool,
+    /// `-p`/`--print`: print mode (a resume is possible).
+    pub print: bool,
+    /// `-h`/`--help` anywhere, or `-v`/`-V`/`--version` as the only item: no model turn.
+    pub no_model_turn: bool,
+}
+
+/// Reads the session options of claude's argv (without argv[0]).
+pub fn session_args(args: &[OsString]) -> SessionArgs {
+    let mut out = SessionArgs::default();
+    let mut flags = Vec::new();
+    for (_, item) in walk(args) {
+        match item {
+            Item::Opt { name, value, .. } => flags.push((name, value)),
+            Item::Bundle(b) => flags.extend(b.into_iter().map(|f| (f, None))),
+            Item::Operand | Item::Rest => {}
+        }
+    }
+    for (name, value) in &flags {
+        match name.as_str() {
+            "--session-id" => out.session_id = value.clone(),
+            "-r" | "--resume" => out.resume = Some(value.clone().filter(|v| !v.is_empty())),
+            "-c" | "--continue" => out.continue_session = true,
+            "--fork-session" => out.fork_session = true,
+            "--no-session-persistence" => out.no_session_persistence = true,
+            "-p" | "--print" => out.print = true,
+            "-h" | "--help" => out.no_model_turn = true,
+            "-v" | "-V" | "--version" if args.len() == 1 => out.no_model_turn = true,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Which session a supervised run writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionPlan {
+    /// argv names it (`--session-id ID`, `--resume ID`): follow that id.
+    Named(String),
+    /// The guard adds `--session-id ID` (a new session, or the new fork of `--fork-session`).
+    Added(String),
+    /// `--continue` or `--resume` without an id: the newest transcript of the working
+    /// directory written after the start.
+    Newest,
+}
+
+/// The session plan for argv with `new_id` (a fresh UUID) available to add.
+pub fn plan(s: &SessionArgs, new_id: &str) -> SessionPlan {
+    if let Some(id) = &s.session_id {
+        return SessionPlan::Named(id.clone());
+    }
+    let resuming = s.resume.is_some() || s.continue_session;
+    if resuming && s.fork_session {
+        return SessionPlan::Added(new_id.to_owned());
+    }
+    match &s.resume {
+        Some(Some(id)) => SessionPlan::Named(id.clone()),
+        Some(None) => SessionPlan::Newest,
+        None if s.continue_session => SessionPlan::Newest,
+        None => SessionPlan::Added(new_id.to_owned()),
+    }
+}
+
+/// argv with `--session-id ID` in front (a required-value option there can never be taken
+/// as another option's value, and the first operand stays the first operand).
+pub fn with_session_id(argv: &[OsString], id: &str) -> Vec<OsString> {
+    let mut out = vec![OsString::from("--session-id"), OsString::from(id)];
+    out.extend_from_slice(argv);
+    out
+}
+
+/// The argv of a resume: the user's options kept (model, permission mode, tools, output
+/// format, max turns, ...), the prompt operands, `--` and what follows it, `-p`, and the
+/// session options (`--session-id`, `-r`/`--resume`, `-c`/`--continue`, `--fork-session`)
+/// dropped; then `--resume ID -p -- PROMPT` appended.
+pub fn resume_argv(argv: &[OsString], session_id: &str, prompt: &str) -> Vec<OsString> {
+    const DROP: [&str; 8] = [
+        "--session-id",
+        "-r",
+        "--resume",
+        "-c",
+        "--continue",
+        "--fork-session",
+        "-p",
+        "--print",
+    ];
+    let mut out: Vec<OsString> = Vec::new();
+    for (range, item) in walk(argv) {
+        match item {
+            Item::Opt { name, .. } if DROP.contains(&name.as_str()) => {}
+            Item::Opt { .. } => out.extend_from_slice(&argv[range]),
+            Item::Bundle(flags) => {
+                let kept: String = flags
+                    .iter()
+                    .filter(|f| !DROP.contains(&f.as_str()))
+                    .map(|f| &f[1..])
+                    .collect();
+                if !kept.is_empty() {
+                    out.push(OsString::from(format!("-{kept}")));
+                }
+            }
+            Item::Operand | Item::Rest => {}
+        }
+    }
+    out.extend(
+        ["--resume", session_id, "-p", "--", prompt]
+            .iter()
+            .map(OsStr::new)
+            .map(OsStr::to_os_string),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn a_run_that_names_no_session_gets_one_added() {
+        let a = session_args(&v(&["-p", "fix the bug", "--model", "opus"]));
+        assert!(a.print);
+        assert_eq!(plan(&a, "N"), SessionPlan::Added("N".into()));
+        assert_eq!(
+            with_session_id(&v(&["-p", "x"]), "N"),
+            v(&["--session-id", "N", "-p", "x"])
+        );
+    }
+
+    #[test]
+    fn named_sessions_are_followed() {
+        let a = session_args(&v(&["-p", "x", "--session-id", "S"]));
+        assert_eq!(plan(&a, "N"), SessionPlan::Named("S".into()));
+        let a = session_args(&v(&["-p", "--resume", "S", "go on"]));
+        assert_eq!(plan(&a, "N"), SessionPlan::Named("S".into()));
+        let a = session_args(&v(&["-p", "--resume=S", "go on"]));
+        assert_eq!(plan(&a, "N"), SessionPlan::Named("S".into()));
+        let a = session_args(&v(&["-pc", "go on"]));
+        assert!(a.print && a.continue_session);
+        assert_eq!(plan(&a, "N"), SessionPlan::Newest);
+        // `-r` followed by an option takes no id.
+        let a = session_args(&v(&["-r", "-p", "go on"]));
+        assert_eq!(plan(&a, "N"), SessionPlan::Newest);
+    }
+
+    #[test]
+    fn a_fork_gets_a_new_id() {
+        let a = session_args(&v(&["-p", "--resume", "S", "--fork-session", "x"]));
+        assert_eq!(plan(&a, "N"), SessionPlan::Added("N".into()));
+        let a = session_args(&v(&["-p", "-c", "--fork-session", "x"]));
+        assert_eq!(plan(&a, "N"), SessionPlan::Added("N".into()));
+    }
+
+    #[test]
+    fn help_and_version_make_no_model_turn() {
+        assert!(session_args(&v(&["--version"])).no_model_turn);
+        assert!(session_args(&v(&["-p", "x", "--help"])).no_model_turn);
+        // A prompt that names --version is a prompt.
+        assert!(!session_args(&v(&["-p", "--", "--version"])).no_model_turn);
+        assert!(!session_args(&v(&["-p", "x"])).no_model_turn);
+    }
+
+    #[test]
+    fn a_resume_keeps_the_options_and_drops_prompt_and_session_flags() {
+        let argv = v(&[
+            "--session-id",
+            "S",
+            "-p",
+            "do the long task",
+            "--model",
+            "opus",
+            "--allowedTools",
+            "Bash",
+            "Read",
+            "--output-format=json",
+            "--max-turns",
+            "40",
+            "--fork-session",
+        ]);
+        assert_eq!(
+            resume_argv(&argv, "S", "continue"),
+            v(&[
+                "--model",
+                "opus",
+                "--allowedTools",
+                "Bash",
+                "Read",
+                "--output-format=json",
+                "--max-turns",
+                "40",
+                "--resume",
+                "S",
+                "-p",
+                "--",
+                "continue"
+            ])
+        );
+        // Bundles lose -p/-c only; what follows `--` is the prompt.
+        assert_eq!(
+            resume_argv(&v(&["-pcd", "--", "-x prompt"]), "S", "go"),
+            v(&["-d", "--resume", "S", "-p", "--", "go"])
+        );
+        // A value that looks like the prompt stays with its option.
+        assert_eq!(
+            resume_argv(
+                &v(&["-p", "--append-system-prompt", "be brief", "task"]),
+                "S",
+                "go"
+            ),
+            v(&[
+                "--append-system-prompt",
+                "be brief",
+                "--resume",
+                "S",
+                "-p",
+                "--",
+                "go"
+            ])
+        );
+    }
+}
