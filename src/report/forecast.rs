@@ -144,7 +144,6 @@ pub fn needs_refusal(d: &Decision, bucket: &str, shown: &str, now: DateTime<Utc>
 /// The one warning line for a running job (`run --supervise`, issue "Supervised runs"): the
 /// bucket that [`crate::core::forecast::recent_warning`] picked reaches its limit before the
 /// job is likely to end. Without the `claude-guard: warning:` prefix.
-#[cfg_attr(not(test), allow(dead_code))] // for `run --supervise`, which is not wired yet
 pub fn recent_warning_line(f: &BucketForecast, now: DateTime<Utc>) -> String {
     format!(
         "{} is at {}% and rising {} (last 60 min): it would reach {} % {}, before this job is likely to end and before its reset.",
