@@ -67,7 +67,8 @@ pub enum Command {
     Wait(Deferred<WaitArgs>),
     /// Print shell code that makes `claude` a function going through the guard:
     /// `eval "$(claude-guard init bash)"` in ~/.bashrc (zsh alike), or
-    /// `claude-guard init fish | source` in config.fish.
+    /// `claude-guard init fish | source` in config.fish; `init statusline [--install]`: Claude
+    /// Code's statusLine setting for `claude-guard statusline`.
     Init(InitArgs),
     /// Print a shell completion script for claude-guard (e.g. `claude-guard completions zsh`).
     Completions(CompletionsArgs),
@@ -77,14 +78,34 @@ pub enum Command {
     /// fetched_at, usage, overage, subscription, errors} on stdout, for `--snapshot` elsewhere
     /// (exit 0, or 20 when no source gave usage).
     Snapshot(Deferred<SnapshotArgs>),
+    /// Claude Code's `statusLine` command: reads the JSON Claude Code writes on stdin, records
+    /// its five_hour / seven_day readings in the guard's cache (no request), and prints one
+    /// line: the model's own weekly limit, 5h, 7d, pace and the next reset. Set it up with
+    /// `claude-guard init statusline --install`. Always exits 0.
+    Statusline(StatuslineArgs),
 }
 
-/// `init SHELL [--cmd NAME]`.
+/// `statusline` (no options: Claude Code runs it with the JSON on stdin).
+#[derive(Debug, Args)]
+pub struct StatuslineArgs {}
+
+/// `init SHELL [--cmd NAME]`, `init statusline [--install [--force]]`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// The shell to write the snippet for.
+    /// The shell to write the snippet for, or `statusline` for Claude Code's statusLine
+    /// setting.
     #[arg(value_enum)]
     pub shell: crate::report::shell::InitShell,
+
+    /// With `statusline`: merge the block into Claude Code's settings.json
+    /// ($CLAUDE_CONFIG_DIR or ~/.claude) instead of printing it; keeps a backup and every
+    /// other key.
+    #[arg(long)]
+    pub install: bool,
+
+    /// With `statusline --install`: replace a different existing statusLine.
+    #[arg(long, requires = "install")]
+    pub force: bool,
 
     /// Name of the function to define (`--cmd cl` keeps `claude` itself unguarded).
     #[arg(long, value_name = "NAME", default_value = "claude", value_parser = crate::report::shell::parse_cmd_name)]
@@ -260,6 +281,12 @@ pub struct RunArgs {
     #[command(flatten)]
     pub wait_opts: WaitOpts,
 
+    /// The job will run this long (humantime: 90m, 3h): refuse (exit 21) when an applicable
+    /// bucket is projected, at its pace, to reach 100% (or --max-utilization) before then and
+    /// before its reset.
+    #[arg(long, env = "CLAUDE_GUARD_NEEDS", value_name = "DUR", value_parser = parse_duration)]
+    pub needs: Option<Duration>,
+
     /// When the run's model has its own weekly limit pinned (seven_day_opus, seven_day_sonnet,
     /// a model-scoped limit) and every limit that applies to MODEL is clear, run claude with
     /// `--model MODEL` instead (also instead of billing extra usage). Never when five_hour,
@@ -277,6 +304,31 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub claude_args: Vec<OsString>,
+}
+
+/// Parses the guard's command line (argv[0] first). Like `Cli::try_parse_from`, and also:
+/// when the user wrote `--` after `run`, everything before it is the guard's, so an argument
+/// there that is no guard option (a typo such as `run --wiat -- -p x`) is a usage error naming
+/// it, instead of being passed on to claude.
+pub fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
+    let cli = Cli::try_parse_from(argv)?;
+    if let Command::Run(run) = &cli.command
+        && let Some(k) = argv.iter().position(|a| a == "--")
+    {
+        let after = argv.len() - k - 1;
+        let given = &run.0.claude_args;
+        if given.len() > after {
+            let stray = given[0].to_string_lossy();
+            return Err(command().error(
+                clap::error::ErrorKind::UnknownArgument,
+                format!(
+                    "unexpected argument '{stray}' before `--`: everything before `--` is \
+                     claude-guard's (see `claude-guard run --help`); claude's arguments go after it"
+                ),
+            ));
+        }
+    }
+    Ok(cli)
 }
 
 /// `run --supervise` options (DESIGN.md "Long jobs: supervised runs").
@@ -319,6 +371,12 @@ pub struct CheckArgs {
     /// Claude Code resolves it: ANTHROPIC_MODEL, settings files, else Opus].
     #[arg(long, env = "CLAUDE_GUARD_MODEL", value_name = "NAME")]
     pub model: Option<String>,
+
+    /// The job will run this long (humantime: 90m, 3h): refuse (exit 21) when an applicable
+    /// bucket is projected, at its pace, to reach 100% (or --max-utilization) before then and
+    /// before its reset.
+    #[arg(long, env = "CLAUDE_GUARD_NEEDS", value_name = "DUR", value_parser = parse_duration)]
+    pub needs: Option<Duration>,
 }
 
 /// `wait [OPTIONS]`.
@@ -333,6 +391,12 @@ pub struct WaitArgs {
     /// The model the job will use (see `check --model`).
     #[arg(long, env = "CLAUDE_GUARD_MODEL", value_name = "NAME")]
     pub model: Option<String>,
+
+    /// The job will run this long (humantime: 90m, 3h): refuse (exit 21) when an applicable
+    /// bucket is projected, at its pace, to reach 100% (or --max-utilization) before then and
+    /// before its reset.
+    #[arg(long, env = "CLAUDE_GUARD_NEEDS", value_name = "DUR", value_parser = parse_duration)]
+    pub needs: Option<Duration>,
 }
 
 /// `snapshot [OPTIONS]`.
@@ -344,6 +408,26 @@ pub struct SnapshotArgs {
     /// The model whose buckets set the cache TTL (see `check --model`).
     #[arg(long, env = "CLAUDE_GUARD_MODEL", value_name = "NAME")]
     pub model: Option<String>,
+}
+
+/// `claude-guard __refresh --stage detach|fetch --source oauth|web [--org X]`: the detached
+/// background refresh a start deciding on a stale snapshot launches (`state::refresh`).
+/// Internal: parsed apart from [`Cli`] (so help, completions and man pages never show it),
+/// and no environment variables (only the guard that starts it passes these).
+#[derive(Debug, Parser)]
+#[command(name = "claude-guard __refresh", no_binary_name = true)]
+pub struct RefreshArgs {
+    /// Which half of the refresh this process is.
+    #[arg(long, value_enum)]
+    pub stage: crate::state::refresh::Stage,
+
+    /// The live source to fetch from.
+    #[arg(long, value_enum)]
+    pub source: crate::state::sources::SourceChoice,
+
+    /// `--org` of the guard that started it.
+    #[arg(long)]
+    pub org: Option<String>,
 }
 
 /// `--bridge URL`: [`crate::state::source::parse_bridge_url`], but a rejected value is shown
@@ -432,6 +516,17 @@ mod tests {
     fn verify_cli() {
         Cli::command().debug_assert();
         command().debug_assert();
+        RefreshArgs::command().debug_assert();
+    }
+
+    #[test]
+    fn the_internal_refresh_command_is_apart_from_the_cli() {
+        let a = RefreshArgs::try_parse_from(["--stage", "fetch", "--source", "oauth"]).unwrap();
+        assert_eq!(a.stage, crate::state::refresh::Stage::Fetch);
+        assert!(RefreshArgs::try_parse_from(["--stage", "fetch"]).is_err());
+        assert!(Cli::try_parse_from(["g", "__refresh", "--stage", "fetch"]).is_err());
+        let help = command().render_long_help().to_string();
+        assert!(!help.contains("__refresh"), "{help}");
     }
 
     #[test]
@@ -450,6 +545,22 @@ mod tests {
         assert!(help(&["g", "--help"]).contains("Use as `claude`"));
         assert!(!help(&["g", "status", "--help"]).contains("Use as `claude`"));
         assert!(Cli::command().get_after_long_help().is_none());
+    }
+
+    #[test]
+    fn an_unknown_guard_option_before_an_explicit_separator_is_an_error() {
+        let argv = |l: &[&str]| l.iter().map(OsString::from).collect::<Vec<_>>();
+        let err = parse(&argv(&["g", "run", "--wiat", "--", "-p", "x"])).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+        assert!(err.to_string().contains("'--wiat'"), "{err}");
+        // Without `--`, or with claude's own `--` after the separator, all is claude's.
+        for ok in [
+            &["g", "run", "--wiat", "-p", "x"][..],
+            &["g", "run", "--", "-p", "--", "x"],
+            &["g", "run", "--wait", "--", "--wiat"],
+        ] {
+            assert!(parse(&argv(ok)).is_ok(), "{ok:?}");
+        }
     }
 
     #[test]

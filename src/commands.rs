@@ -1,11 +1,12 @@
 //! The four commands: read the state (I/O), call the pure `decide`, then report and act.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
+use clap::Parser;
 
-use crate::act::evaluate::{Clock, Evaluation, Inputs, env_var, evaluate, load_snapshot};
+use crate::act::evaluate::{Clock, Evaluation, Inputs, evaluate, load_snapshot, resolve_model};
 use crate::act::{launch, wait};
 use crate::cli::{
     CheckArgs, Cli, Command, Common, CompletionsArgs, InitArgs, ManArgs, RunArgs, SnapshotArgs,
@@ -35,6 +36,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Completions(args) => completions(args),
         Command::Man(args) => man(args),
         Command::Snapshot(args) => snapshot_cmd(args.0),
+        Command::Statusline(_) => Ok(statusline()),
     }
 }
 
@@ -49,6 +51,7 @@ fn policy_from(common: &Common, default_unknown: OnUnknown, wait: Option<&WaitOp
             max_wait: w.max_wait,
         }),
         replay: common.now.is_some(),
+        needs: None,
     }
 }
 
@@ -96,19 +99,33 @@ fn emit_diagnostics(o: &Outcome, common: &Common, json_to_stdout: bool) {
 fn run(args: RunArgs) -> Result<Exit> {
     let claude = launch::find_claude(std::env::var_os("CLAUDE_GUARD_CLAUDE").as_deref())?;
     let wait_opts = args.wait.then_some(&args.wait_opts);
+    let parsed = model::parse_claude_args(&args.claude_args);
+    if let Some(why) = &parsed.no_turn {
+        // No model turn: straight through, without reading any state (DESIGN.md).
+        if args.common.explain {
+            print_lines(&[format!("claude-guard: go — {why}; nothing to check")]);
+        }
+        return Err(launch::exec(&claude, &args.claude_args).into());
+    }
     let config = source_config(&args.common);
     let inputs = Inputs {
         sources: &config,
         refresh: args.common.refresh,
         policy: supervise::preflight_policy(
-            policy_from(&args.common, OnUnknown::Allow, wait_opts),
+            Policy {
+                needs: args.needs,
+                ..policy_from(&args.common, OnUnknown::Allow, wait_opts)
+            },
             &args.supervise,
         ),
-        claude_args: model::parse_claude_args(&args.claude_args),
+        claude_args: parsed,
         explicit_model: None,
+        stdout_tty: std::io::stdout().is_terminal(),
         clock: Clock::new(args.common.now),
+        forecast: args.common.json,
     };
     let mut eval = evaluate(&inputs);
+    print_notes(&eval);
     let mut claude_args = std::borrow::Cow::Borrowed(&args.claude_args);
     if let Some(model) = args.model_fallback.as_deref().filter(|m| !m.is_empty())
         && let Some(snapshot) = &eval.snapshot
@@ -181,6 +198,10 @@ fn source_config(common: &Common) -> SourceConfig {
         ttl: common.ttl,
         org: common.org.clone(),
         utilization_scale: common.utilization_scale,
+        revalidate: Some(crate::state::refresh::Revalidate {
+            max_age: common.max_age,
+            max_utilization: common.max_utilization,
+        }),
     }
 }
 
@@ -196,8 +217,20 @@ fn gate_inputs<'a>(
         policy: policy_from(common, OnUnknown::Refuse, wait),
         claude_args: ClaudeArgs::default(),
         explicit_model: model,
+        stdout_tty: true,
         clock: Clock::new(common.now),
+        forecast: common.json,
     }
+}
+
+/// Prints the evaluation's notes (a usage history that cannot be used) on stderr.
+fn print_notes(eval: &Evaluation) {
+    let lines: Vec<String> = eval
+        .notes
+        .iter()
+        .map(|n| format!("claude-guard: note: {n}"))
+        .collect();
+    print_lines(&lines);
 }
 
 /// A short line for a go in check/wait, so CI logs say why the gate opened.
@@ -248,15 +281,20 @@ fn report_gate(eval: &Evaluation, inputs: &Inputs, common: &Common) -> Exit {
 
 fn check(args: CheckArgs) -> Result<Exit> {
     let config = source_config(&args.common);
-    let inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None);
+    let mut inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None);
+    inputs.policy.needs = args.needs;
     let eval = evaluate(&inputs);
+    print_notes(&eval);
     Ok(report_gate(&eval, &inputs, &args.common))
 }
 
 fn status(args: CheckArgs) -> Result<Exit> {
     let config = source_config(&args.common);
-    let inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None);
+    let mut inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None);
+    inputs.policy.needs = args.needs;
+    inputs.forecast = true;
     let eval = evaluate(&inputs);
+    print_notes(&eval);
     let o = outcome(&eval, &inputs, false);
     if args.common.explain {
         print_lines(&report::explain_lines(&o));
@@ -271,13 +309,15 @@ fn status(args: CheckArgs) -> Result<Exit> {
 
 fn wait_cmd(args: WaitArgs) -> Result<Exit> {
     let config = source_config(&args.common);
-    let inputs = gate_inputs(
+    let mut inputs = gate_inputs(
         &args.common,
         &config,
         args.model.as_deref(),
         Some(&args.wait_opts),
     );
+    inputs.policy.needs = args.needs;
     let mut eval = evaluate(&inputs);
+    print_notes(&eval);
     if eval.decision.exit != Exit::Go && eval.decision.waitable {
         match wait::until_go(eval, &inputs, &wait_options(&args.wait_opts))? {
             wait::Finished::Done(done) => eval = *done,
@@ -288,12 +328,62 @@ fn wait_cmd(args: WaitArgs) -> Result<Exit> {
 }
 
 fn init(args: InitArgs) -> Result<Exit> {
+    if args.shell == shell::InitShell::Statusline {
+        if args.install {
+            return install_statusline(args.force);
+        }
+    } else if args.install {
+        anyhow::bail!(
+            "--install is for `init statusline`; for a shell, add the line the snippet shows to your shell's rc file"
+        );
+    }
     write!(
         std::io::stdout(),
         "{}",
         shell::init_snippet(args.shell, &args.cmd)
     )?;
     Ok(Exit::Go)
+}
+
+/// `init statusline --install`: merges the block into Claude Code's user settings.json.
+fn install_statusline(force: bool) -> Result<Exit> {
+    use anyhow::Context;
+    let path = claude_files::user_settings()
+        .context("HOME is not set, so Claude Code's settings.json cannot be found; set HOME or CLAUDE_CONFIG_DIR")?;
+    let shown = path.display();
+    let existing = claude_files::read_settings_text(&path)
+        .with_context(|| format!("could not read {shown}"))?;
+    match shell::merge_statusline(existing.as_deref(), force) {
+        Err(why) => anyhow::bail!(
+            "{shown} {why}; fix it, or add the block `claude-guard init statusline` prints by hand"
+        ),
+        Ok(shell::Merge::AlreadyInstalled) => {
+            print_lines(&[format!(
+                "claude-guard: {shown} already runs `claude-guard statusline`; nothing changed"
+            )]);
+        }
+        Ok(shell::Merge::Conflict(current)) => anyhow::bail!(
+            "{shown} already has a different statusLine ({current}); rerun with --force to replace it (a backup is kept)"
+        ),
+        Ok(shell::Merge::Write(text)) => {
+            let backup = claude_files::replace_settings(&path, &text)
+                .with_context(|| format!("could not write {shown}"))?;
+            let kept = backup.map_or(String::new(), |b| {
+                format!(" (the previous file is kept as {})", b.display())
+            });
+            print_lines(&[format!(
+                "claude-guard: added the statusLine to {shown}{kept}; Claude Code shows it from its next start"
+            )]);
+        }
+    }
+    Ok(Exit::Go)
+}
+
+/// `statusline`: records Claude Code's readings, prints one line; exit 0 whatever happens.
+fn statusline() -> Exit {
+    let line = crate::act::statusline::run();
+    let _ = writeln!(std::io::stdout(), "{line}");
+    Exit::Go
 }
 
 fn completions(args: CompletionsArgs) -> Result<Exit> {
@@ -325,15 +415,15 @@ fn man(args: ManArgs) -> Result<Exit> {
 fn snapshot_cmd(args: SnapshotArgs) -> Result<Exit> {
     let common = &args.common;
     let now = Clock::new(common.now).now();
-    let settings = claude_files::load_settings(None);
-    let family = model::resolve(
-        args.model.as_deref(),
-        &ClaudeArgs::default(),
-        env_var("ANTHROPIC_MODEL").as_deref(),
-        &settings,
-    )
-    .family;
-    let loaded = load_snapshot(&source_config(common), now, family, common.refresh);
+    let family = resolve_model(args.model.as_deref(), &ClaudeArgs::default())
+        .0
+        .family;
+    // What it prints is meant for elsewhere: a stale copy is fetched, not served stale.
+    let config = SourceConfig {
+        revalidate: None,
+        ..source_config(common)
+    };
+    let loaded = load_snapshot(&config, now, family, common.refresh);
     if common.explain {
         print_lines(&report::attempt_lines(&loaded.attempts));
     }
@@ -377,6 +467,21 @@ fn snapshot_json(loaded: &Loaded) -> serde_json::Value {
         Some(other) => other.clone(),
         None => crate::core::snapshot::to_claudemeter(&loaded.snapshot),
     }
+}
+
+/// The internal `__refresh` command (not part of [`Cli`]: never in help or completions), when
+/// `argv` names it: its exit status.
+pub fn internal(argv: &[OsString]) -> Option<Exit> {
+    if argv
+        .get(1)
+        .is_none_or(|a| a != crate::state::refresh::COMMAND)
+    {
+        return None;
+    }
+    Some(match crate::cli::RefreshArgs::try_parse_from(&argv[2..]) {
+        Ok(a) => crate::state::refresh::run(a.stage, a.source, a.org),
+        Err(_) => Exit::Usage,
+    })
 }
 
 /// argv for a guard invoked under the name `claude`: `claude-guard run -- ARGS`.

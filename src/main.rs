@@ -19,8 +19,6 @@ mod state;
 
 use std::io::Write;
 
-use clap::Parser;
-
 use crate::core::exit_codes::Exit;
 
 /// The process entry point, called by the C runtime with the process's arguments (which std
@@ -95,7 +93,10 @@ fn ignore_sigpipe() {
 #[cfg_attr(test, allow(dead_code))] // the test harness has its own `main`
 fn run_guard() -> Exit {
     let argv = commands::multicall_argv(std::env::args_os().collect());
-    let cli = match cli::Cli::try_parse_from(&argv) {
+    if let Some(exit) = commands::internal(&argv) {
+        return exit;
+    }
+    let cli = match cli::parse(&argv) {
         Ok(cli) => cli,
         Err(err) => {
             // Help is rendered from the full command, which carries the epilogue.

@@ -87,6 +87,16 @@ fn usage_body(five: f64, five_resets_in: i64) -> String {
     .to_string()
 }
 
+/// The number of requests to `path` once it reached `want` or stopped changing (a background
+/// refresh runs after the guard exited): polls for at most 8 s.
+fn settled_count(server: &Server, path: &str, want: usize) -> usize {
+    let start = std::time::Instant::now();
+    while server.count(path) < want && start.elapsed() < Duration::from_secs(8) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.count(path)
+}
+
 fn oauth_api(usage: impl Fn() -> Reply + Send + Sync + 'static) -> Server {
     Server::start(move |s: &Seen| match s.path.as_str() {
         "/api/oauth/usage" => usage(),
@@ -154,11 +164,12 @@ fn a_fresh_cache_answers_and_refresh_or_ttl_fetch_again() {
         .args(["check"])
         .run();
     assert_eq!(server.count("/api/oauth/usage"), 3);
+    // Past its TTL but far from a limit: decided at once, refreshed in the background.
     let _ = home
         .guard(&server.base)
         .args(["check", "--ttl", "0s"])
         .run();
-    assert_eq!(server.count("/api/oauth/usage"), 4);
+    assert_eq!(settled_count(&server, "/api/oauth/usage", 4), 4);
     let _ = home
         .guard(&server.base)
         .env("CLAUDE_GUARD_TTL", "1h")
@@ -179,8 +190,9 @@ fn the_ttl_is_five_minutes_when_cool_and_sixty_seconds_when_hot() {
         home.age_cache(age);
         let out = home.guard(&server.base).args(["check"]).run();
         assert_eq!(out.code, Some(0), "{out:?}");
+        // (a cool stale copy is refreshed in the background: wait for it)
         assert_eq!(
-            server.count("/api/oauth/usage"),
+            settled_count(&server, "/api/oauth/usage", expected),
             expected,
             "{pct}% cached {age}s ago"
         );
@@ -199,7 +211,8 @@ fn cache_files_are_private_and_hold_no_secret() {
     for e in std::fs::read_dir(home.cache()).unwrap() {
         let p = e.unwrap().path();
         assert_eq!(mode(&p), 0o600, "{}", p.display());
-        let text = std::fs::read_to_string(&p).unwrap();
+        // Bytes, not UTF-8: the usage history is a SQLite database.
+        let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
         assert!(
             !text.contains(TOKEN) && !text.contains("CANARY"),
             "{}",
@@ -275,9 +288,10 @@ fn during_a_429_back_off_the_last_good_snapshot_is_used_within_max_age() {
     assert_eq!(home.guard(&server.base).args(["check"]).run().code, Some(0));
     limited.store(true, std::sync::atomic::Ordering::Relaxed);
     home.age_cache(10 * 60); // past its TTL, within --max-age (1 h)
+    // 40 % is within 10 points of --max-utilization 45: fetched in the foreground.
     let out = home
         .guard(&server.base)
-        .args(["check", "--json", "--explain"])
+        .args(["check", "--json", "--explain", "--max-utilization", "45"])
         .run();
     assert_eq!(out.code, Some(0), "{out:?}");
     let j = out.json();
@@ -559,7 +573,8 @@ fn a_token_echoed_in_a_200_body_reaches_no_output_and_no_cache_file() {
     }
     for e in std::fs::read_dir(home.cache()).unwrap() {
         let p = e.unwrap().path();
-        let text = std::fs::read_to_string(&p).unwrap();
+        // Bytes, not UTF-8: the usage history is a SQLite database.
+        let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
         assert!(!text.contains("CANARY"), "{}: {text}", p.display());
     }
 }

@@ -245,7 +245,7 @@ fn an_unknown_family_is_a_usage_error() {
     let stub = Stub::new();
     let out = stub.run(
         "opus-weekly-pinned.json",
-        &["--model-fallback", "mythos"],
+        &["--model-fallback", "gizmo-9"],
         &["-p", "hi"],
     );
     assert_eq!(out.code, Some(2), "{out:?}");

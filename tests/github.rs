@@ -61,23 +61,23 @@ fn refusal_writes_outputs_summary_and_one_error() {
     assert_eq!(
         gh.read_output(),
         "decision=refuse\nreason=seven_day_opus\nexit_code=12\n\
-         resets_at=2026-11-22T16:00:00Z\nwait_seconds=198060\n"
+         resets_at=2026-11-22T16:00:00.412911Z\nwait_seconds=198060\n"
     );
     assert_eq!(
         gh.read_summary(),
         "### claude-guard: refuse (`seven_day_opus`, exit 12)\n\
          \n\
-         Model family: opus; resets 2026-11-22T16:00:00Z (in 2d 7h).\n\
+         Model family: opus; resets 2026-11-22T16:00:01Z (in 2d 7h).\n\
          \n\
          | bucket | used | resets | applies |\n\
          |---|--:|---|---|\n\
-         | `five_hour` | 12% | 2026-11-20T11:00:00Z (in 2h) | yes |\n\
-         | `seven_day` | 78% | 2026-11-24T16:00:00Z (in 4d 7h) | yes |\n\
-         | `seven_day_opus` | 100% | 2026-11-22T16:00:00Z (in 2d 7h) | **pinned** |\n\
-         | `seven_day_sonnet` | 5% | 2026-11-24T16:00:00Z (in 4d 7h) | no |\n\
+         | `five_hour` | 12% | 2026-11-20T11:00:01Z (in 2h) | yes |\n\
+         | `seven_day` | 78% | 2026-11-24T16:00:01Z (in 4d 7h) | yes |\n\
+         | `seven_day_opus` | 100% | 2026-11-22T16:00:01Z (in 2d 7h) | **pinned** |\n\
+         | `seven_day_sonnet` | 5% | 2026-11-24T16:00:01Z (in 4d 7h) | no |\n\
          | `seven_day_oauth_apps` | 0% | — | yes |\n\
-         | `weekly_scoped:Fable` | 10% | 2026-11-24T16:00:00Z (in 4d 7h) | no |\n\
-         | `seven_day_omelette` | 0% | 2026-11-24T16:00:00Z (in 4d 7h) | no |\n\
+         | `weekly_scoped:Fable` | 10% | 2026-11-24T16:00:01Z (in 4d 7h) | no |\n\
+         | `seven_day_omelette` | 0% | 2026-11-24T16:00:01Z (in 4d 7h) | no |\n\
          \n"
     );
     let cmds = commands(&out.stdout);
@@ -85,7 +85,7 @@ fn refusal_writes_outputs_summary_and_one_error() {
     assert!(
         cmds[0].starts_with(
             "::error::claude-guard: refused: the Opus weekly limit (seven_day_opus) is at 100%25 \
-             — resets 2026-11-22T16:00:00Z ("
+             — resets 2026-11-22T16:00:01Z ("
         ),
         "{}",
         cmds[0]
@@ -123,7 +123,7 @@ fn billed_go_is_a_warning() {
         commands(&out.stdout),
         [
             "::warning::claude-guard: seven_day_opus is pinned; this run bills extra usage until it \
-          resets 2026-11-22T16:00:00Z (2026-11-22 16:00 +00:00 local, in 2d 7h)."
+          resets 2026-11-22T16:00:01Z (2026-11-22 16:00 +00:00 local, in 2d 7h)."
         ]
     );
 }
@@ -300,7 +300,7 @@ fn wait_reports_its_final_decision() {
     assert_eq!(
         gh.read_output(),
         "decision=refuse\nreason=max_wait\nexit_code=19\n\
-         resets_at=2026-11-22T16:00:00Z\nwait_seconds=198060\n"
+         resets_at=2026-11-22T16:00:00.412911Z\nwait_seconds=198060\n"
     );
     assert!(commands(&out.stdout)[0].starts_with("::error::"));
 }

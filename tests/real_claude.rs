@@ -34,7 +34,7 @@ fn a_refusal_keeps_the_real_claude_from_starting() {
         .env("CLAUDE_GUARD_CLAUDE", &claude)
         .args(["run", "--now", NOW, "--snapshot"])
         .args([example("opus-weekly-pinned.json")])
-        .args(["--", "--version"])
+        .args(["--", "-p", "hi"])
         .run();
     assert_eq!(out.code, Some(12));
     assert!(!out.stdout.contains("Claude Code"));
@@ -53,11 +53,20 @@ fn the_real_claude_is_found_on_path_behind_a_claude_symlink() {
     ])
     .unwrap();
     // As `alias claude='claude-guard run --'` would, with no snapshot: unknown, allowed, warned.
+    // (`-p --version` is checked like a model turn; only `--version` alone passes unread.)
+    let out = Guard::program(tmp.path().join("claude"))
+        .env("PATH", &path)
+        .args(["-p", "--version"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("(Claude Code)"), "{:?}", out.stdout);
+    assert!(out.stderr.contains("usage state unknown"), "{}", out.stderr);
+    // `--version` alone runs no model turn: straight through, nothing read, nothing said.
     let out = Guard::program(tmp.path().join("claude"))
         .env("PATH", &path)
         .args(["--version"])
         .run();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("(Claude Code)"), "{:?}", out.stdout);
-    assert!(out.stderr.contains("usage state unknown"), "{}", out.stderr);
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
 }

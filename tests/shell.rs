@@ -1,6 +1,9 @@
 //! Shell integration: real bash, zsh and fish source `claude-guard init` and run `claude`
 //! against a recording stub; completions generate (and load) for every shell; the man page
-//! renders. The shells are installed by `.ci/run`; a missing one fails loudly, never skips.
+//! renders. `scripts/test` installs bash, zsh and fish when it can (root and apt-get). Where it
+//! cannot, the tests of a missing shell are skipped with a notice on the terminal naming the
+//! shell and how to install it; with `CLAUDE_GUARD_TEST_REQUIRE_SHELLS=1` (set by `.ci/run`) a
+//! missing shell fails instead, so CI never skips.
 
 mod common;
 
@@ -40,23 +43,36 @@ impl Bin {
     }
 }
 
-/// The installed shell, or a failure that says how to get it.
-fn shell(name: &str) -> PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+/// The installed shell. When it is missing: a failure under
+/// `CLAUDE_GUARD_TEST_REQUIRE_SHELLS=1`, else `None` after a notice that names the shell and
+/// how to install it. The notice is written to the real stderr, past the test harness's
+/// capture, so it shows in `cargo test`'s output although the test passes.
+fn shell(name: &str) -> Option<PathBuf> {
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} is not installed; the shell tests need bash, zsh and fish \
-                 (.ci/run installs them: apt-get install -y bash zsh fish)"
-            )
-        })
+        .find(|p| p.is_file());
+    if found.is_none() {
+        let how = format!(
+            "{name} is not installed; install it with `apt-get install -y {name}` \
+             (or dnf, or brew), or run scripts/test as root, which installs it"
+        );
+        if std::env::var_os("CLAUDE_GUARD_TEST_REQUIRE_SHELLS").is_some_and(|v| v == "1") {
+            panic!("{how} (CLAUDE_GUARD_TEST_REQUIRE_SHELLS=1: every shell is required)");
+        }
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED: the {name} tests of {} ({how}) ***\n",
+            std::thread::current().name().unwrap_or("tests/shell.rs")
+        );
+    }
+    found
 }
 
 /// Runs `script` in `sh -c`-style with the guard and the stub first on PATH, evaluating the
 /// given example snapshot at the examples' `--now`.
-fn run_shell(sh: &str, bin: &Bin, snapshot: &str, script: &str) -> Out {
-    Guard::program(shell(sh))
+fn run_shell(sh: &Path, bin: &Bin, snapshot: &str, script: &str) -> Out {
+    Guard::program(sh)
         .args(["-c", script])
         .env("PATH", bin.path_var())
         .env("CLAUDE_GUARD_SNAPSHOT", example(snapshot))
@@ -77,10 +93,11 @@ fn init_line(sh: &str) -> String {
 }
 
 fn guards_claude(sh: &str) {
+    let Some(path) = shell(sh) else { return };
     let script = format!("{}\n{ARGS}", init_line(sh));
 
     let bin = Bin::new();
-    let out = run_shell(sh, &bin, "five-hour-pinned.json", &script);
+    let out = run_shell(&path, &bin, "five-hour-pinned.json", &script);
     assert_eq!(out.code, Some(10), "{sh}: {out:?}");
     assert!(out.stderr.contains("five_hour"), "{sh}: {}", out.stderr);
     assert_eq!(
@@ -90,7 +107,7 @@ fn guards_claude(sh: &str) {
     );
 
     let bin = Bin::new();
-    let out = run_shell(sh, &bin, "healthy.json", &script);
+    let out = run_shell(&path, &bin, "healthy.json", &script);
     assert_eq!(out.code, Some(7), "{sh}: the stub's own status: {out:?}");
     assert_eq!(bin.recorded().unwrap(), EXPECTED, "{sh}: argv intact");
 }
@@ -114,12 +131,13 @@ fn fish_init_guards_claude() {
 fn init_replaces_an_alias_of_the_same_name() {
     // Claude Code's local installer adds `alias claude=...`; the function must win over it.
     for (sh, prelude) in [("bash", "shopt -s expand_aliases\n"), ("zsh", "")] {
+        let Some(path) = shell(sh) else { continue };
         let bin = Bin::new();
         let script = format!(
             "{prelude}alias claude=/nonexistent/claude\n{}\nclaude -p hi",
             init_line(sh)
         );
-        let out = run_shell(sh, &bin, "five-hour-pinned.json", &script);
+        let out = run_shell(&path, &bin, "five-hour-pinned.json", &script);
         assert_eq!(out.code, Some(10), "{sh}: {out:?}");
     }
 }
@@ -127,13 +145,14 @@ fn init_replaces_an_alias_of_the_same_name() {
 #[test]
 fn init_cmd_defines_another_name() {
     for sh in ["bash", "zsh", "fish"] {
+        let Some(path) = shell(sh) else { continue };
         let bin = Bin::new();
         let init = match sh {
             "fish" => "claude-guard init fish --cmd cl | source".to_owned(),
             _ => format!(r#"eval "$(claude-guard init {sh} --cmd cl)""#),
         };
         let out = run_shell(
-            sh,
+            &path,
             &bin,
             "five-hour-pinned.json",
             &format!("{init}\ncl -p hi"),
@@ -142,7 +161,7 @@ fn init_cmd_defines_another_name() {
         assert_eq!(bin.recorded(), None);
         // `claude` itself is left alone: the stub runs unguarded.
         let out = run_shell(
-            sh,
+            &path,
             &bin,
             "five-hour-pinned.json",
             &format!("{init}\nclaude -p hi"),
@@ -195,31 +214,37 @@ fn completions_generate_for_each_shell() {
 #[test]
 fn completions_load_in_real_shells() {
     let bin = Bin::new();
-    let out = run_shell(
-        "bash",
-        &bin,
-        "healthy.json",
-        "source <(claude-guard completions bash) && complete -p claude-guard",
-    );
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(out.stdout.contains("claude-guard"), "{}", out.stdout);
+    if let Some(bash) = shell("bash") {
+        let out = run_shell(
+            &bash,
+            &bin,
+            "healthy.json",
+            "source <(claude-guard completions bash) && complete -p claude-guard",
+        );
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert!(out.stdout.contains("claude-guard"), "{}", out.stdout);
+    }
 
-    let out = run_shell(
-        "zsh",
-        &bin,
-        "healthy.json",
-        "claude-guard completions zsh > \"$HOME/_claude-guard\" && zsh -n \"$HOME/_claude-guard\"",
-    );
-    assert_eq!(out.code, Some(0), "{out:?}");
+    if let Some(zsh) = shell("zsh") {
+        let out = run_shell(
+            &zsh,
+            &bin,
+            "healthy.json",
+            "claude-guard completions zsh > \"$HOME/_claude-guard\" && zsh -n \"$HOME/_claude-guard\"",
+        );
+        assert_eq!(out.code, Some(0), "{out:?}");
+    }
 
-    let out = run_shell(
-        "fish",
-        &bin,
-        "healthy.json",
-        "claude-guard completions fish | source; complete -C 'claude-guard ini'",
-    );
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(out.stdout.contains("init"), "{}", out.stdout);
+    if let Some(fish) = shell("fish") {
+        let out = run_shell(
+            &fish,
+            &bin,
+            "healthy.json",
+            "claude-guard completions fish | source; complete -C 'claude-guard ini'",
+        );
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert!(out.stdout.contains("init"), "{}", out.stdout);
+    }
 }
 
 #[test]

@@ -25,7 +25,7 @@ fn each_example_gives_its_exit_code_reason_and_reset() {
             10,
             "refuse",
             "five_hour".into(),
-            "2026-11-20T11:00:00Z".into(),
+            "2026-11-20T11:00:00.412873Z".into(),
         ),
         (
             "opus-weekly-pinned.json",
@@ -33,7 +33,7 @@ fn each_example_gives_its_exit_code_reason_and_reset() {
             12,
             "refuse",
             "seven_day_opus".into(),
-            "2026-11-22T16:00:00Z".into(),
+            "2026-11-22T16:00:00.412911Z".into(),
         ),
         (
             "opus-weekly-pinned.json",
@@ -49,7 +49,7 @@ fn each_example_gives_its_exit_code_reason_and_reset() {
             0,
             "go_billed",
             "seven_day_opus".into(),
-            "2026-11-22T16:00:00Z".into(),
+            "2026-11-22T16:00:00.412911Z".into(),
         ),
         (
             "opus-weekly-pinned-extra-usage.json",
@@ -57,7 +57,7 @@ fn each_example_gives_its_exit_code_reason_and_reset() {
             16,
             "refuse",
             "overage".into(),
-            "2026-11-22T16:00:00Z".into(),
+            "2026-11-22T16:00:00.412911Z".into(),
         ),
         (
             "oauth-apps-pinned.json",
@@ -65,7 +65,7 @@ fn each_example_gives_its_exit_code_reason_and_reset() {
             14,
             "refuse",
             "seven_day_oauth_apps".into(),
-            "2026-11-23T09:00:00Z".into(),
+            "2026-11-23T09:00:00.413100Z".into(),
         ),
         (
             "subscription-past-due.json",
@@ -81,7 +81,7 @@ fn each_example_gives_its_exit_code_reason_and_reset() {
             10,
             "refuse",
             "five_hour".into(),
-            "2026-11-20T11:00:00Z".into(),
+            "2026-11-20T11:00:00.412873Z".into(),
         ),
         (
             "fable-weekly-pinned.json",
@@ -97,7 +97,7 @@ fn each_example_gives_its_exit_code_reason_and_reset() {
             15,
             "refuse",
             "weekly_scoped:Fable".into(),
-            "2026-11-24T16:00:00Z".into(),
+            "2026-11-24T16:00:00.413002Z".into(),
         ),
         (
             "two-organizations.json",
@@ -113,7 +113,7 @@ fn each_example_gives_its_exit_code_reason_and_reset() {
             10,
             "refuse",
             "five_hour".into(),
-            "2026-11-20T11:00:00Z".into(),
+            "2026-11-20T11:00:00.412873Z".into(),
         ),
         (
             "healthy.json",
@@ -121,7 +121,7 @@ fn each_example_gives_its_exit_code_reason_and_reset() {
             18,
             "refuse",
             "threshold".into(),
-            "2026-11-24T16:00:00Z".into(),
+            "2026-11-24T16:00:00.412901Z".into(),
         ),
     ];
     for (file, extra, code, decision, reason, resets_at) in cases {
@@ -177,7 +177,8 @@ fn refusal_message_names_the_bucket_percent_and_reset() {
         err.contains("Opus weekly limit (seven_day_opus) is at 100%"),
         "{err}"
     );
-    assert!(err.contains("2026-11-22T16:00:00Z"), "{err}");
+    // The reset is 16:00:00.412911: people see it rounded up, never earlier.
+    assert!(err.contains("2026-11-22T16:00:01Z"), "{err}");
     assert!(
         err.contains("2026-11-22 17:00 +01:00 local"),
         "local time in TZ: {err}"
@@ -306,7 +307,7 @@ fn the_2026_07_payload_reads_limits_and_threshold() {
     assert_eq!(out.code, Some(18));
     let j = out.json();
     assert_eq!(j["reason"], "threshold");
-    assert_eq!(j["resets_at"], "2026-07-06T10:59:59Z");
+    assert_eq!(j["resets_at"], "2026-07-06T10:59:59.800387Z");
     let names: Vec<&str> = j["buckets"]
         .as_array()
         .unwrap()

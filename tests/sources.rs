@@ -348,8 +348,40 @@ fn setup_token_without_user_profile_scope_sends_nothing() {
 }
 
 #[test]
+fn env_token_without_declared_scopes_sends_nothing_and_says_how_to_declare_them() {
+    let home = Home::logged_in();
+    let server = oauth_api(|| Reply::payload(200, USAGE_REAL));
+    let out = home
+        .guard(&server.base)
+        .env("CLAUDE_CODE_OAUTH_TOKEN", TOKEN)
+        .args(["check", "--explain"])
+        .run();
+    assert_eq!(out.code, Some(20), "{out:?}");
+    assert!(
+        out.stderr
+            .contains(r#"CLAUDE_CODE_OAUTH_SCOPES="user:inference user:profile""#),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        server.seen().len(),
+        0,
+        "no request with an inference-only token"
+    );
+    assert_no_secret(&out);
+}
+
+#[test]
 fn env_token_is_used_before_the_credentials_file() {
-    let (out, first) = check_with_env("CLAUDE_CODE_OAUTH_TOKEN", "sk-ant-oat01-CANARY-env");
+    let home = Home::logged_in();
+    let server = oauth_api(|| Reply::payload(200, USAGE_REAL));
+    let out = home
+        .guard(&server.base)
+        .env("CLAUDE_CODE_OAUTH_TOKEN", "sk-ant-oat01-CANARY-env")
+        .env("CLAUDE_CODE_OAUTH_SCOPES", "user:inference user:profile")
+        .args(["check"])
+        .run();
+    let first = server.seen().into_iter().next().expect("a usage request");
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
         first.header("authorization"),

@@ -66,7 +66,9 @@ fn run_wait_sleeps_again_while_still_pinned_then_execs_the_real_claude() {
         .env("CLAUDE_GUARD_CLAUDE", &claude)
         .args(["run", "--wait", "--grace", "500ms", "--snapshot"])
         .args([&snap])
-        .args(["--", "--version"])
+        // Checked like a model turn (only `--version` alone passes unread); claude prints its
+        // version.
+        .args(["--", "-p", "--version"])
         .timeout(Duration::from_secs(20))
         .run();
     let second_reset = writer.join().unwrap();

@@ -7,5 +7,6 @@
 
 pub mod evaluate;
 pub mod launch;
+pub mod statusline;
 pub mod supervise;
 pub mod wait;

@@ -34,6 +34,7 @@ use crate::act::wait::{self, WaitOptions};
 use crate::core::decide::{self, Decision, Reason, Verdict};
 use crate::core::exit_codes::Exit;
 use crate::core::fallback;
+use crate::core::forecast;
 use crate::core::model::{Family, ModelChoice, parse_claude_args};
 use crate::core::session::{self, SessionPlan};
 use crate::core::snapshot::{BucketKind, Origin, Snapshot};
@@ -234,12 +235,25 @@ fn over(decision: &Decision, pct: f64) -> Option<(BucketKind, Option<DateTime<Ut
         .map(|(v, e)| (v.bucket.kind.clone(), v.bucket.resets_at, e))
 }
 
+/// What the guard watches while claude runs, every `poll`, through the shared cache (a
+/// request only when the cache would make one).
+struct MidFlight<'a> {
+    inputs: &'a Inputs<'a>,
+    /// `--abort-at PCT`: end claude when an applicable bucket reaches it.
+    abort_at: Option<f64>,
+    /// When the job is likely to end (start + `--needs`): warn once when a bucket's recent pace
+    /// reaches its limit before then (DESIGN.md "Forecast").
+    job_end: Option<DateTime<Utc>>,
+    poll: Duration,
+}
+
 fn run_child(
     claude: &Path,
     argv: &[OsString],
     inherit_stdin: bool,
     fwd: &Forwarder,
-    abort: Option<(&Inputs, f64, Duration)>,
+    watch: Option<MidFlight>,
+    warned: &mut bool,
 ) -> Result<ChildEnd> {
     let mut cmd = Command::new(claude);
     cmd.args(argv);
@@ -266,19 +280,34 @@ fn run_child(
     let mut sigint_at: Option<Instant> = None;
     let mut next_read = Instant::now();
     let status = loop {
-        if abort.is_none() {
+        let Some(m) = &watch else {
             // Nothing to do while claude runs: block until it exits (no wake-ups).
             break child.wait().context("waiting for claude")?;
-        }
+        };
         if let Some(s) = child.try_wait().context("waiting for claude")? {
             break s;
         }
-        if let Some((inputs, pct, poll)) = abort {
+        {
             if aborted.is_none() && Instant::now() >= next_read {
-                next_read = Instant::now() + poll;
+                next_read = Instant::now() + m.poll;
                 // Through the shared cache: a request only when the cache would make one.
-                let eval = evaluate_with(inputs, false);
-                if let Some((kind, resets_at, util)) = over(&eval.decision, pct) {
+                let eval = evaluate_with(m.inputs, false);
+                if !*warned
+                    && let Some(end) = m.job_end
+                    && let Some(f) = forecast::recent_warning(&eval.decision.forecast, end)
+                {
+                    *warned = true;
+                    let _ = std::io::Write::write_fmt(
+                        &mut anstream::stderr(),
+                        format_args!(
+                            "claude-guard: warning: {}\n",
+                            crate::report::forecast::recent_warning_line(f, eval.now)
+                        ),
+                    );
+                }
+                if let Some(pct) = m.abort_at
+                    && let Some((kind, resets_at, util)) = over(&eval.decision, pct)
+                {
                     let _ = std::io::Write::write_fmt(
                         &mut anstream::stderr(),
                         format_args!(
@@ -367,6 +396,7 @@ fn stop_eval(
         model: model.clone(),
         now,
         attempts,
+        notes: vec![],
     }
 }
 
@@ -426,19 +456,40 @@ pub fn supervise(
     let mut runs = Vec::new();
     let mut resumes = 0u32;
     let stdin_tty = std::io::stdin().is_terminal();
+    // With --needs, the job's likely end: a recent pace that reaches a limit before it is
+    // worth one warning mid-run (the pre-flight already refused what it could foresee).
+    let job_end = inputs
+        .policy
+        .needs
+        .map(|n| crate::core::time::add_saturating(inputs.clock.now(), n));
+    let mut warned = false;
     let supervise_inputs = |argv: &[OsString]| Inputs {
         sources: inputs.sources,
         refresh: false,
         policy: inputs.policy.clone(),
         claude_args: parse_claude_args(argv),
         explicit_model: inputs.explicit_model,
+        stdout_tty: inputs.stdout_tty,
         clock: inputs.clock,
+        forecast: inputs.forecast,
     };
     loop {
         let started = SystemTime::now() - Duration::from_secs(1);
         let run_inputs = supervise_inputs(&run_argv);
-        let abort = opts.abort_at.map(|p| (&run_inputs, p, opts.poll));
-        let end = run_child(claude, &run_argv, resumes == 0 || stdin_tty, &fwd, abort)?;
+        let watch = (opts.abort_at.is_some() || job_end.is_some()).then_some(MidFlight {
+            inputs: &run_inputs,
+            abort_at: opts.abort_at,
+            job_end,
+            poll: opts.poll,
+        });
+        let end = run_child(
+            claude,
+            &run_argv,
+            resumes == 0 || stdin_tty,
+            &fwd,
+            watch,
+            &mut warned,
+        )?;
         if session_id.is_none()
             && let Some(dir) = &config_dir
         {

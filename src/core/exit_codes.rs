@@ -33,6 +33,9 @@ pub enum Exit {
     MaxWait,
     /// 20: state unknown and the policy fails closed.
     Unknown,
+    /// 21: refused, `--needs DUR`: an applicable bucket is projected to reach its limit
+    /// before the job ends (and before its reset).
+    Needs,
     /// 126: `claude` found but not executable.
     NotExecutable,
     /// 127: `claude` not found.
@@ -48,7 +51,7 @@ pub enum Exit {
 
 impl Exit {
     /// Every code, in table order.
-    pub const ALL: [Exit; 18] = [
+    pub const ALL: [Exit; 19] = [
         Exit::Go,
         Exit::Internal,
         Exit::Usage,
@@ -63,6 +66,7 @@ impl Exit {
         Exit::Threshold,
         Exit::MaxWait,
         Exit::Unknown,
+        Exit::Needs,
         Exit::NotExecutable,
         Exit::NotFound,
         Exit::Interrupted,
@@ -86,6 +90,7 @@ impl Exit {
             Exit::Threshold => 18,
             Exit::MaxWait => 19,
             Exit::Unknown => 20,
+            Exit::Needs => 21,
             Exit::NotExecutable => 126,
             Exit::NotFound => 127,
             Exit::Interrupted => 130,
@@ -115,6 +120,9 @@ impl Exit {
             Exit::Threshold => "refused: soft threshold (--max-utilization) reached",
             Exit::MaxWait => "refused: the reset lies beyond --max-wait",
             Exit::Unknown => "state unknown and the policy fails closed (--on-unknown refuse)",
+            Exit::Needs => {
+                "refused: --needs DUR — an applicable bucket is projected to reach its limit before the job ends (and before its reset)"
+            }
             Exit::NotExecutable => "claude found but not executable",
             Exit::NotFound => "claude not found",
             Exit::Interrupted => "interrupted (SIGINT) while waiting",
@@ -148,7 +156,7 @@ mod tests {
         assert_eq!(
             codes,
             [
-                0, 1, 2, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 126, 127, 130, 143
+                0, 1, 2, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 126, 127, 130, 143
             ]
         );
     }

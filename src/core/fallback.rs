@@ -70,7 +70,7 @@ pub fn consider(
         )
     })?;
     let parsed = parse_claude_args(argv);
-    let family = family_of(fallback, parsed.plan_mode)?;
+    let family = family_of(fallback, parsed.plan_mode_flag().unwrap_or(false))?;
     if family == current {
         return None;
     }
@@ -305,7 +305,7 @@ mod tests {
             try_switch(&opus, Family::Opus, "claude-opus-5-5", &[]),
             None
         );
-        assert_eq!(try_switch(&opus, Family::Opus, "mythos", &[]), None);
+        assert_eq!(try_switch(&opus, Family::Opus, "gizmo-9", &[]), None);
         // Haiku has no weekly bucket of its own: only the shared ones apply.
         assert!(try_switch(&opus, Family::Opus, "haiku", &[]).is_some());
     }

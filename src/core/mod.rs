@@ -7,6 +7,7 @@
 pub mod decide;
 pub mod exit_codes;
 pub mod fallback;
+pub mod forecast;
 #[cfg(test)]
 mod fuzz;
 pub mod model;

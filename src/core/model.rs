@@ -1,10 +1,18 @@
-//! The run's **model family**, resolved the way Claude Code 2.1.329 resolves its model
-//! (research/claude-code-facts.md §6): `--model` in claude's argv > `ANTHROPIC_MODEL` >
-//! `model` in `--settings` > `.claude/settings.local.json` > `.claude/settings.json` >
-//! `$CLAUDE_CONFIG_DIR/settings.json` or `~/.claude/settings.json` > the account default (Opus).
+//! The run's **model family**, resolved the way Claude Code 2.1.329/2.1.332 resolves its model
+//! (DESIGN.md "The run's model family", research/claude-code-facts.md §6): `--model` in claude's
+//! argv > the main-thread agent's `model:` (unless `inherit`) > `ANTHROPIC_MODEL` > `model` in
+//! the settings (`--settings` > `.claude/settings.local.json` > `.claude/settings.json` >
+//! `$CLAUDE_CONFIG_DIR/settings.json` or `~/.claude/settings.json`, as `--setting-sources`
+//! allows) > the account default (`ANTHROPIC_DEFAULT_MODEL`, else Opus for subscribers). Aliases follow
+//! `ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU,FABLE}_MODEL`; plan mode turns `opusplan` into Opus
+//! (else Sonnet) and `haiku` into Sonnet.
 //!
-//! Also what else claude's argv says that matters to the guard: print mode (`-p`), `--bare`,
-//! `--permission-mode plan`, and a subcommand (`claude mcp ...`) that runs no model turn.
+//! Also what else claude's argv says that matters to the guard: print mode (an exact `-p` /
+//! `--print` token), `--bare`, `--init-only`, `--sdk-url`, and whether the run makes a model
+//! turn at all (`--version`, `--help`, subcommands such as `claude mcp list`).
+//!
+//! Pure: no I/O. Settings files and agent definitions come in as parsed values and text, read by
+//! the state layer (`claude_files`).
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -13,14 +21,17 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
-    /// `opus`, `best`, `opusplan`, `claude-opus-*`; also the subscriber default.
+    /// `opus`, `best`, `opusplan` in plan mode, `claude-opus-*`; also the subscriber default.
     Opus,
-    /// `sonnet`, `claude-sonnet-*` (and `haiku` in plan mode).
+    /// `sonnet`, `claude-sonnet-*`, `opusplan` outside plan mode, `haiku` in plan mode.
     Sonnet,
     /// `haiku*`, `claude-haiku-*`.
     Haiku,
     /// `fable*`, `claude-fable-*`: gated by `limits[]` `weekly_scoped` "Fable".
     Fable,
+    /// `mythos*`, `claude-mythos-*`: no per-model weekly bucket applies unless a
+    /// `limits[]` `weekly_scoped` entry names "Mythos".
+    Mythos,
 }
 
 impl Family {
@@ -31,6 +42,7 @@ impl Family {
             Family::Sonnet => "Sonnet",
             Family::Haiku => "Haiku",
             Family::Fable => "Fable",
+            Family::Mythos => "Mythos",
         }
     }
 
@@ -58,16 +70,15 @@ pub struct ModelChoice {
     pub model: Option<String>,
     /// Where it came from: `--model`, `ANTHROPIC_MODEL`, a settings file path, or `default`.
     pub source: String,
-    /// Set when the name was not recognized and the default family was assumed.
+    /// Set when the name was not recognized and the default family was assumed, or when an
+    /// alias was remapped or changed by plan mode (says how).
     pub note: Option<String>,
 }
 
-/// Maps a model name to its family (DESIGN.md "The run's model family"). `plan_mode` applies
-/// Claude Code's plan-mode upgrade of `haiku` to Sonnet. `None`: unrecognized.
-pub fn family_of(model: &str, plan_mode: bool) -> Option<Family> {
-    let m = model.trim().to_ascii_lowercase();
-    let m = m.strip_suffix("[1m]").unwrap_or(&m);
-    if m == "opus" || m == "best" || m == "opusplan" || m.starts_with("claude-opus-") {
+/// Maps a model id (not an alias) to its family by Claude Code's string matching. `None`:
+/// unrecognized.
+fn family_of_id(m: &str) -> Option<Family> {
+    if m == "opus" || m.starts_with("claude-opus-") {
         return Some(Family::Opus);
     }
     if m == "sonnet"
@@ -80,16 +91,91 @@ pub fn family_of(model: &str, plan_mode: bool) -> Option<Family> {
         || m.starts_with("claude-haiku-")
         || (m.starts_with("claude-3") && m.contains("haiku"))
     {
-        return Some(if plan_mode && m == "haiku" {
-            Family::Sonnet
-        } else {
-            Family::Haiku
-        });
+        return Some(Family::Haiku);
     }
     if m.starts_with("fable") || m.starts_with("claude-fable-") {
         return Some(Family::Fable);
     }
+    if m.starts_with("mythos") || m.starts_with("claude-mythos-") {
+        return Some(Family::Mythos);
+    }
     None
+}
+
+/// Environment lookups (a variable's value, `None` when unset).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+/// The model an alias stands for: `opus`/`best` → `ANTHROPIC_DEFAULT_OPUS_MODEL` or `opus`;
+/// `opusplan` → the Opus target in plan mode, else the Sonnet target; `haiku` → the Sonnet
+/// target in plan mode, else `ANTHROPIC_DEFAULT_HAIKU_MODEL` or `haiku`; `sonnet`, `fable`
+/// likewise. Anything else is returned as given (lower-cased, without `[1m]`).
+pub fn resolve_alias(model: &str, plan_mode: bool, env: Env) -> String {
+    let lower = model.trim().to_ascii_lowercase();
+    let base = lower.strip_suffix("[1m]").unwrap_or(&lower);
+    let target = |var: &str, alias: &str| {
+        env(var)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| {
+                let v = v.trim().to_ascii_lowercase();
+                v.strip_suffix("[1m]").map(str::to_owned).unwrap_or(v)
+            })
+            .unwrap_or_else(|| alias.to_owned())
+    };
+    let opus = || target("ANTHROPIC_DEFAULT_OPUS_MODEL", "opus");
+    let sonnet = || target("ANTHROPIC_DEFAULT_SONNET_MODEL", "sonnet");
+    match base {
+        "opus" | "best" => opus(),
+        "opusplan" if plan_mode => opus(),
+        "opusplan" => sonnet(),
+        "sonnet" => sonnet(),
+        // Claude Code's "haiku plan upgrade" applies to the bare alias only.
+        "haiku" if plan_mode && lower == "haiku" => sonnet(),
+        "haiku" => target("ANTHROPIC_DEFAULT_HAIKU_MODEL", "haiku"),
+        "fable" => target("ANTHROPIC_DEFAULT_FABLE_MODEL", "fable"),
+        _ => base.to_owned(),
+    }
+}
+
+/// Maps a model name (alias or id) to its family (DESIGN.md "The run's model family"), in or
+/// out of plan mode, with no alias remapping from the environment. `None`: unrecognized.
+pub fn family_of(model: &str, plan_mode: bool) -> Option<Family> {
+    family_of_id(&resolve_alias(model, plan_mode, &no_env))
+}
+
+/// [`family_of`] with the `ANTHROPIC_DEFAULT_*_MODEL` remapping read through `env`.
+pub fn family_in(model: &str, plan_mode: bool, env: Env) -> Option<Family> {
+    family_of_id(&resolve_alias(model, plan_mode, env))
+}
+
+/// Why a claude command line makes no model turn (so plan limits cannot matter to it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoTurn {
+    /// `--version`, `-v` or `-V` alone.
+    Version,
+    /// `-h` / `--help` anywhere among the options.
+    Help,
+    /// `--update` / `--upgrade` alone.
+    Update,
+    /// `-p /usage`: the usage report, answered without a model.
+    Usage,
+    /// A subcommand that runs no model turn (`mcp`, `doctor`, `stop ID`, ...).
+    Subcommand(String),
+}
+
+impl fmt::Display for NoTurn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoTurn::Version => f.write_str("`claude --version` runs no model turn"),
+            NoTurn::Help => f.write_str("`claude --help` runs no model turn"),
+            NoTurn::Update => f.write_str("`claude --update` runs no model turn"),
+            NoTurn::Usage => f.write_str("`claude -p /usage` runs no model turn"),
+            NoTurn::Subcommand(s) => write!(f, "`claude {s}` runs no model turn"),
+        }
+    }
 }
 
 /// What the guard reads from claude's argv.
@@ -99,18 +185,38 @@ pub struct ClaudeArgs {
     pub model: Option<String>,
     /// `--settings X`: inline JSON or a file path.
     pub settings: Option<String>,
-    /// `-p` / `--print`.
+    /// `--agent NAME`: the main-thread agent.
+    pub agent: Option<String>,
+    /// `--agents JSON`: agent definitions `{name: {model, ...}}`.
+    pub agents: Option<String>,
+    /// `--setting-sources user,project,local`.
+    pub setting_sources: Option<String>,
+    /// `--permission-mode X`.
+    pub permission_mode: Option<String>,
+    /// Print mode: an exact `-p` / `--print` token before `--` (not `-pc`, not a value).
     pub print: bool,
     /// `--bare` (Anthropic auth is API key or apiKeyHelper only).
     pub bare: bool,
-    /// `--permission-mode plan`.
-    pub plan_mode: bool,
-    /// The first operand when it is a subcommand that runs no model turn (`mcp`, `auth`, ...).
-    pub subcommand: Option<String>,
+    /// `--init-only` (non-interactive).
+    pub init_only: bool,
+    /// `--sdk-url X` (non-interactive).
+    pub sdk_url: bool,
+    /// Set when the command line makes no model turn at all.
+    pub no_turn: Option<NoTurn>,
+    /// Options the guard does not know (taken as booleans; the run is still checked).
+    pub unknown_options: Vec<String>,
     /// Index in argv of the `--model` value (or of the `--model=X` item), for a model fallback.
     pub model_index: Option<(usize, bool)>,
     /// Index in argv of the `--` that ends claude's options (not one consumed as a value).
     pub terminator: Option<usize>,
+}
+
+impl ClaudeArgs {
+    /// `--permission-mode plan` on the command line: `Some(true)`; another mode: `Some(false)`;
+    /// none: `None` (then settings decide).
+    pub fn plan_mode_flag(&self) -> Option<bool> {
+        self.permission_mode.as_deref().map(|m| m == "plan")
+    }
 }
 
 /// Options of the `claude` root command that take a required value (`--opt X`, `--opt=X`).
@@ -224,7 +330,11 @@ pub(crate) const OPTIONAL_VALUE: &[&str] = &[
     "--rc",
 ];
 
-/// Subcommands that start no model turn, so plan limits do not matter to them.
+/// Short boolean options of the root command that may be bundled (`-pc`).
+const SHORT_BOOLEAN: &[&str] = &["-p", "-c", "-h", "-v"];
+
+/// Subcommands that start no model turn, so plan limits do not matter to them. The background
+/// verbs among them count only where [`BACKGROUND_VERBS`] says.
 const NO_MODEL_SUBCOMMANDS: &[&str] = &[
     "auth",
     "doctor",
@@ -242,6 +352,13 @@ const NO_MODEL_SUBCOMMANDS: &[&str] = &[
     "kill",
 ];
 
+/// Verbs on background sessions: subcommands only as the first argument, or after root options
+/// when an 8-hex-digit session id follows; otherwise the prompt of a model turn.
+const BACKGROUND_VERBS: &[&str] = &["attach", "logs", "stop", "kill", "respawn", "rm"];
+
+/// `plugin` subcommands that run agent sessions (model turns).
+const PLUGIN_MODEL_VERBS: &[&str] = &["eval", "test"];
+
 /// Commander's "looks like an option": longer than one character and starting with `-`.
 pub(crate) fn is_option(arg: &[u8]) -> bool {
     arg.len() > 1 && arg[0] == b'-'
@@ -256,164 +373,618 @@ fn text(arg: &[u8]) -> String {
     String::from_utf8_lossy(arg).into_owned()
 }
 
+/// An 8-hex-digit background session id (`1a2b3c4d`).
+fn is_session_id(arg: &[u8]) -> bool {
+    arg.len() == 8
+        && arg
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+}
+
+/// How an option takes a value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arity {
+    Required,
+    Optional,
+    Variadic,
+    /// A known boolean, or an unknown option (taken as a boolean).
+    None,
+}
+
+fn arity(name: &str) -> Arity {
+    if REQUIRED_VALUE.contains(&name) {
+        Arity::Required
+    } else if OPTIONAL_VALUE.contains(&name) {
+        Arity::Optional
+    } else if VARIADIC.contains(&name) {
+        Arity::Variadic
+    } else {
+        Arity::None
+    }
+}
+
 /// Parses claude's argv (without argv[0]) as Claude Code's commander parser does: `--` ends
 /// options; required-value options always consume the next item; optional-value options only
-/// a non-option item; variadic ones consume until the next option; `--opt=value` and
-/// `-nVALUE`; bundled boolean short flags (`-pc`). A prompt that contains `--model` is a
-/// prompt. Never fails: unknown options are taken as booleans.
+/// a non-option item; variadic ones consume their first value unconditionally, then until the
+/// next option; `--opt=value` and `-nVALUE`; bundled short flags (`-pc`, and `-pn NAME`, where
+/// `-n` takes the next item). A prompt that contains `--model` is a prompt. Never fails:
+/// unknown options are taken as booleans and listed in `unknown_options`.
 pub fn parse_claude_args(args: &[OsString]) -> ClaudeArgs {
     let mut out = ClaudeArgs::default();
-    let mut operands = 0usize;
+    // argv indexes of the operands: the prompt and subcommand words.
+    let mut operands: Vec<usize> = Vec::new();
+    let mut help = false;
     let mut i = 0;
+    // The rest of a short-option cluster still to read (`-pn` → `-n`), at argv index `i`.
+    let mut pending: Option<Vec<u8>> = None;
     while i < args.len() {
-        let arg = bytes(&args[i]);
-        if arg == b"--" {
+        let (arg, clustered): (Vec<u8>, bool) = match pending.take() {
+            Some(rest) => (rest, true),
+            None => (bytes(&args[i]).to_vec(), false),
+        };
+        if !clustered && arg == b"--" {
             out.terminator = Some(i);
-            if operands == 0 && i + 1 < args.len() {
-                subcommand_check(&mut out, bytes(&args[i + 1]));
-            }
+            operands.extend(i + 1..args.len());
             break;
         }
-        if !is_option(arg) {
-            if operands == 0 {
-                subcommand_check(&mut out, arg);
-            }
-            operands += 1;
+        if !is_option(&arg) {
+            operands.push(i);
             i += 1;
             continue;
         }
         let long = arg.starts_with(b"--");
         // `--opt=value`
         if long && let Some(eq) = arg.iter().position(|&b| b == b'=') {
-            let (name, value) = (text(&arg[..eq]), &arg[eq + 1..]);
-            record(&mut out, &name, Some(value), i, true);
+            let name = text(&arg[..eq]);
+            if arity(&name) == Arity::None {
+                out.unknown_options.push(name.clone());
+            }
+            record(&mut out, &name, Some(&arg[eq + 1..]), i, true);
             i += 1;
             continue;
         }
-        let name = text(arg);
-        if !long && arg.len() > 2 {
-            // `-nVALUE` for a value-taking short option, else bundled booleans (`-pc`).
+        let name = text(&arg);
+        if !long && arg.len() > 2 && arity(&name) == Arity::None && name != "-d2e" {
+            // A cluster: `-nVALUE` for a value-taking short option; a known boolean then the
+            // rest as its own option (`-pc`, `-pn NAME`); else one unknown option.
             let short = text(&arg[..2]);
-            if REQUIRED_VALUE.contains(&short.as_str()) || OPTIONAL_VALUE.contains(&short.as_str())
-            {
-                record(&mut out, &short, Some(&arg[2..]), i, true);
-            } else {
-                for &c in &arg[1..] {
-                    let flag = format!("-{}", c as char);
-                    record(&mut out, &flag, None, i, false);
+            match arity(&short) {
+                Arity::Required | Arity::Optional => {
+                    record(&mut out, &short, Some(&arg[2..]), i, true);
+                    i += 1;
+                }
+                _ if SHORT_BOOLEAN.contains(&short.as_str()) => {
+                    record_flag(&mut out, &short, true, &mut help);
+                    let mut rest = vec![b'-'];
+                    rest.extend_from_slice(&arg[2..]);
+                    pending = Some(rest);
+                }
+                _ => {
+                    out.unknown_options.push(name);
+                    i += 1;
                 }
             }
-            i += 1;
             continue;
         }
-        if REQUIRED_VALUE.contains(&name.as_str()) {
-            let value = args.get(i + 1).map(|v| bytes(v));
-            record(&mut out, &name, value, i + 1, false);
-            i += 2;
-        } else if OPTIONAL_VALUE.contains(&name.as_str()) {
-            i += 1;
-            if args.get(i).is_some_and(|v| !is_option(bytes(v))) {
+        match arity(&name) {
+            Arity::Required => {
+                let value = args.get(i + 1).map(|v| bytes(v));
+                record(&mut out, &name, value, i + 1, false);
+                i += 2;
+            }
+            Arity::Optional => {
+                i += 1;
+                if args.get(i).is_some_and(|v| !is_option(bytes(v))) {
+                    i += 1;
+                }
+            }
+            Arity::Variadic => {
+                // The first value is taken whatever it looks like (`--allowedTools --model`).
+                i += 2;
+                while args.get(i).is_some_and(|v| !is_option(bytes(v))) {
+                    i += 1;
+                }
+            }
+            Arity::None => {
+                record_flag(&mut out, &name, clustered, &mut help);
                 i += 1;
             }
-        } else if VARIADIC.contains(&name.as_str()) {
-            i += 1;
-            while args.get(i).is_some_and(|v| !is_option(bytes(v))) {
-                i += 1;
-            }
-        } else {
-            record(&mut out, &name, None, i, false);
-            i += 1;
         }
     }
+    out.no_turn = no_turn(args, &out, &operands, help);
     out
 }
 
-fn subcommand_check(out: &mut ClaudeArgs, arg: &[u8]) {
-    let name = text(arg);
-    if NO_MODEL_SUBCOMMANDS.contains(&name.as_str()) {
-        out.subcommand = Some(name);
+/// Records a boolean (or unknown) option. `clustered`: it came from a bundle such as `-pc`,
+/// which does not make print mode.
+fn record_flag(out: &mut ClaudeArgs, name: &str, clustered: bool, help: &mut bool) {
+    match name {
+        "-p" | "--print" if !clustered => out.print = true,
+        "-p" | "--print" => {}
+        "--bare" => out.bare = true,
+        "--init-only" => out.init_only = true,
+        "-h" | "--help" if !clustered => *help = true,
+        "-c" | "-h" | "-v" | "-d2e" => {}
+        _ if KNOWN_BOOLEAN.contains(&name) => {}
+        _ => out.unknown_options.push(name.to_owned()),
     }
 }
 
 fn record(out: &mut ClaudeArgs, name: &str, value: Option<&[u8]>, index: usize, inline: bool) {
-    match (name, value) {
-        ("--model", Some(v)) => {
+    let Some(v) = value else { return };
+    match name {
+        "--model" => {
             out.model = Some(text(v));
             out.model_index = Some((index, inline));
         }
-        ("--settings", Some(v)) => out.settings = Some(text(v)),
-        ("--permission-mode", Some(v)) => out.plan_mode = v == b"plan",
-        ("-p" | "--print", _) => out.print = true,
-        ("--bare", _) => out.bare = true,
+        "--settings" => out.settings = Some(text(v)),
+        "--agent" => out.agent = Some(text(v)),
+        "--agents" => out.agents = Some(text(v)),
+        "--setting-sources" => out.setting_sources = Some(text(v)),
+        "--permission-mode" => out.permission_mode = Some(text(v)),
+        "--sdk-url" => out.sdk_url = true,
         _ => {}
     }
 }
 
-/// Resolves the model family for a run. `explicit` is `check --model NAME` (it wins);
-/// `env_model` is `ANTHROPIC_MODEL`; `flag_settings` and `settings` are the parsed settings
-/// in precedence order (highest first), each with a label for `--explain`.
-pub fn resolve(
-    explicit: Option<&str>,
-    args: &ClaudeArgs,
-    env_model: Option<&str>,
-    settings: &[(String, serde_json::Value)],
-) -> ModelChoice {
-    let from_settings = settings.iter().find_map(|(label, value)| {
-        value
-            .get("model")
-            .and_then(serde_json::Value::as_str)
-            .filter(|m| !m.is_empty())
-            .map(|m| (m.to_owned(), label.clone()))
-    });
-    let picked = explicit
-        .map(|m| (m.to_owned(), "--model".to_owned()))
-        .or_else(|| args.model.clone().map(|m| (m, "claude --model".to_owned())))
-        .or_else(|| {
-            env_model
-                .filter(|m| !m.is_empty())
-                .map(|m| (m.to_owned(), "ANTHROPIC_MODEL".to_owned()))
-        })
-        .or(from_settings);
-    match picked {
-        Some((model, _)) if model == "default" => {
-            default_choice(Some(model), "the account default (--model default)")
-        }
-        Some((model, source)) => match family_of(&model, args.plan_mode) {
-            Some(family) => ModelChoice {
-                family,
-                model: Some(model),
-                source,
-                note: None,
-            },
-            None => ModelChoice {
-                family: Family::Opus,
-                note: Some(format!(
-                    "model {model:?} is not a known family; assuming the default family, Opus"
-                )),
-                model: Some(model),
-                source,
-            },
-        },
-        None => default_choice(None, "default"),
+/// Whether the command line makes no model turn, and why.
+fn no_turn(args: &[OsString], out: &ClaudeArgs, operands: &[usize], help: bool) -> Option<NoTurn> {
+    let only =
+        |names: &[&str]| args.len() == 1 && names.iter().any(|n| bytes(&args[0]) == n.as_bytes());
+    if only(&["--version", "-v", "-V"]) {
+        return Some(NoTurn::Version);
+    }
+    if only(&["--update", "--upgrade"]) {
+        return Some(NoTurn::Update);
+    }
+    if help {
+        return Some(NoTurn::Help);
+    }
+    let first = *operands.first()?;
+    let word = bytes(&args[first]);
+    if out.print {
+        // In print mode claude registers no subcommands: the first operand is the prompt.
+        return (word == b"/usage").then_some(NoTurn::Usage);
+    }
+    // Outside print mode, an operand after `--` can still be a subcommand (`claude -- doctor`
+    // runs doctor): commander dispatches on the first operand wherever it came from.
+    let name = text(word);
+    if !NO_MODEL_SUBCOMMANDS.contains(&name.as_str()) {
+        return None;
+    }
+    if BACKGROUND_VERBS.contains(&name.as_str())
+        && first != 0
+        && !args.get(first + 1).is_some_and(|a| is_session_id(bytes(a)))
+    {
+        return None;
+    }
+    if (name == "plugin" || name == "plugins")
+        && args[first + 1..]
+            .iter()
+            .any(|a| PLUGIN_MODEL_VERBS.iter().any(|v| bytes(a) == v.as_bytes()))
+    {
+        return None;
+    }
+    Some(NoTurn::Subcommand(name))
+}
+
+/// Boolean options of the root command (research/claude-code-facts.md §6d).
+const KNOWN_BOOLEAN: &[&str] = &[
+    "--verbose",
+    "--bare",
+    "--safe-mode",
+    "--init",
+    "--init-only",
+    "--maintenance",
+    "--include-hook-events",
+    "--include-partial-messages",
+    "--forward-subagent-text",
+    "--session-mirror",
+    "--await-claim",
+    "--await-initialize",
+    "--dangerously-skip-permissions",
+    "--allow-dangerously-skip-permissions",
+    "--replay-user-messages",
+    "--enable-auth-status",
+    "--restricted",
+    "--exclude-dynamic-system-prompt-sections",
+    "--continue",
+    "--fork-session",
+    "--deep-link-origin",
+    "--no-session-persistence",
+    "--reply-on-resume",
+    "--include-unsupported-models",
+    "--allow-other-models",
+    "--managed-settings-in-initialize",
+    "--host-auth-is-org-sign-in",
+    "--ide",
+    "--desktop",
+    "--strict-mcp-config",
+    "--disable-slash-commands",
+    "--chrome",
+    "--no-chrome",
+    "--tmux",
+    "--enable-auto-mode",
+    "--agents-view-if-allowed",
+    "--bg",
+    "--background",
+    "--brief",
+    "--ax-screen-reader",
+    "--plan-mode-required",
+    "--hold-repository-while-parked",
+    "--debug-to-stderr",
+    "--version",
+    "--update",
+    "--upgrade",
+    "-V",
+];
+
+/// Where a settings file comes from; `--setting-sources` names the first three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingSource {
+    /// `$CLAUDE_CONFIG_DIR/settings.json` or `~/.claude/settings.json`.
+    User,
+    /// `.claude/settings.json`.
+    Project,
+    /// `.claude/settings.local.json`.
+    Local,
+}
+
+/// Whether claude reads this source's files (settings and agents) for this run: all of them
+/// unless `--setting-sources` lists some (comma-separated). `--settings` is always read.
+pub fn source_enabled(args: &ClaudeArgs, source: SettingSource) -> bool {
+    let name = match source {
+        SettingSource::User => "user",
+        SettingSource::Project => "project",
+        SettingSource::Local => "local",
+    };
+    match &args.setting_sources {
+        None => true,
+        Some(list) => list.split(',').any(|n| n.trim() == name),
     }
 }
 
-fn default_choice(model: Option<String>, source: &str) -> ModelChoice {
-    ModelChoice {
-        family: Family::Opus,
-        model,
-        source: source.into(),
-        note: None,
+/// `--settings` given inline (JSON text starting with `{`); `None` for a path or bad JSON.
+pub fn inline_settings(value: &str) -> Option<serde_json::Value> {
+    if value.trim_start().starts_with('{') {
+        serde_json::from_str(value).ok()
+    } else {
+        None
+    }
+}
+
+/// Settings files as read for a run: `(label, parsed JSON)`, highest precedence first
+/// (`--settings`, local, project, user), only those `--setting-sources` allows.
+pub type Settings = [(String, serde_json::Value)];
+
+/// The first (highest-precedence) string value that `get` finds in the settings, with its label.
+fn setting<'a>(
+    settings: &'a Settings,
+    get: impl Fn(&'a serde_json::Value) -> Option<&'a serde_json::Value>,
+) -> Option<(&'a str, &'a str)> {
+    settings.iter().find_map(|(label, v)| {
+        get(v)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(|s| (s, label.as_str()))
+    })
+}
+
+/// Plan mode: `--permission-mode plan`, else `permissions.defaultMode: "plan"` in the settings.
+pub fn plan_mode(args: &ClaudeArgs, settings: &Settings) -> bool {
+    args.plan_mode_flag().unwrap_or_else(|| {
+        setting(settings, |v| v.get("permissions")?.get("defaultMode"))
+            .is_some_and(|(m, _)| m == "plan")
+    })
+}
+
+/// The main-thread agent's name: `--agent NAME`, else the `agent` setting.
+pub fn agent_name(args: &ClaudeArgs, settings: &Settings) -> Option<String> {
+    args.agent
+        .clone()
+        .filter(|a| !a.is_empty())
+        .or_else(|| setting(settings, |v| v.get("agent")).map(|(a, _)| a.to_owned()))
+}
+
+/// An agent definition, as far as the model goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentDef {
+    /// The agent's name (frontmatter `name:` or the `--agents` key).
+    pub name: String,
+    /// Its `model:` (`inherit` or absent: the main model applies).
+    pub model: Option<String>,
+    /// Where it was defined (`--agents`, a file path).
+    pub source: String,
+}
+
+/// The `name:` and `model:` of a Markdown agent file's YAML frontmatter (`---` lines around
+/// `key: value` lines; quotes stripped). `None` when the text has no frontmatter.
+pub fn agent_frontmatter(text: &str) -> Option<(Option<String>, Option<String>)> {
+    let mut lines = text.lines();
+    if lines.next()?.trim_end() != "---" {
+        return None;
+    }
+    let (mut name, mut model) = (None, None);
+    for line in lines {
+        if line.trim_end() == "---" {
+            return Some((name, model));
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim().trim_matches(|c| c == '"' || c == '\'').trim();
+        let value = (!value.is_empty()).then(|| value.to_owned());
+        match key.trim() {
+            "name" => name = value,
+            "model" => model = value,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Finds agent `name` among its definitions, highest precedence first: `--agents` JSON
+/// (`{"NAME": {"model": ...}}`), then project agent files, then user agent files (each given
+/// as `(path label, file name stem, text)`; a file matches by frontmatter `name:`, or by its
+/// stem when the frontmatter has none).
+pub fn find_agent(
+    name: &str,
+    agents_json: Option<&str>,
+    project: &[(String, String, String)],
+    user: &[(String, String, String)],
+) -> Option<AgentDef> {
+    if let Some(def) = agents_json
+        .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+        .and_then(|v| v.get(name).cloned())
+    {
+        return Some(AgentDef {
+            name: name.to_owned(),
+            model: def
+                .get("model")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            source: "--agents".into(),
+        });
+    }
+    project.iter().chain(user).find_map(|(label, stem, text)| {
+        let (fm_name, model) = agent_frontmatter(text)?;
+        (fm_name.as_deref().unwrap_or(stem) == name).then(|| AgentDef {
+            name: name.to_owned(),
+            model,
+            source: label.clone(),
+        })
+    })
+}
+
+/// What resolution reads: everything comes in from the state layer.
+pub struct Inputs<'a> {
+    /// `check --model NAME` (it wins).
+    pub explicit: Option<&'a str>,
+    /// claude's parsed argv.
+    pub args: &'a ClaudeArgs,
+    /// The environment (`ANTHROPIC_MODEL`, `ANTHROPIC_DEFAULT_*_MODEL`).
+    pub env: Env<'a>,
+    /// Settings files, highest first, as `--setting-sources` allows.
+    pub settings: &'a Settings,
+    /// The main-thread agent's definition, when `--agent`/the `agent` setting names one found.
+    pub agent: Option<&'a AgentDef>,
+}
+
+/// Resolves the run's model family (see the module doc for the precedence).
+pub fn resolve(i: &Inputs) -> ModelChoice {
+    let env = i.env;
+    let plan = plan_mode(i.args, i.settings);
+    let nonempty = |m: &str| !m.trim().is_empty();
+    let picked: Option<(String, String)> = i
+        .explicit
+        .filter(|m| nonempty(m))
+        .map(|m| (m.to_owned(), "--model".to_owned()))
+        .or_else(|| {
+            i.args
+                .model
+                .clone()
+                .filter(|m| nonempty(m))
+                .map(|m| (m, "claude --model".to_owned()))
+        })
+        .or_else(|| {
+            let agent = i.agent?;
+            let model = agent
+                .model
+                .clone()
+                .filter(|m| nonempty(m) && m != "inherit")?;
+            Some((model, format!("agent {} ({})", agent.name, agent.source)))
+        })
+        .or_else(|| {
+            env("ANTHROPIC_MODEL")
+                .filter(|m| nonempty(m))
+                .map(|m| (m, "ANTHROPIC_MODEL".to_owned()))
+        })
+        .or_else(|| {
+            setting(i.settings, |v| v.get("model")).map(|(m, l)| (m.to_owned(), l.to_owned()))
+        });
+    // The account default: `ANTHROPIC_DEFAULT_MODEL`, else the subscriber default, Opus (as
+    // `ANTHROPIC_DEFAULT_OPUS_MODEL` remaps it).
+    let default_model = env("ANTHROPIC_DEFAULT_MODEL").filter(|m| nonempty(m));
+    let default_family = default_model
+        .as_deref()
+        .and_then(|m| family_in(m, plan, env))
+        .or_else(|| family_in("opus", false, env))
+        .unwrap_or(Family::Opus);
+    let default_source = if default_model.is_some() {
+        "ANTHROPIC_DEFAULT_MODEL"
+    } else {
+        "default"
+    };
+    match picked {
+        Some((model, source)) if model.trim() == "default" => ModelChoice {
+            family: default_family,
+            model: Some(model),
+            source: format!("the account default ({source} default, {default_source})"),
+            note: None,
+        },
+        Some((model, source)) => {
+            let resolved = resolve_alias(&model, plan, env);
+            match family_of_id(&resolved) {
+                Some(family) => {
+                    let given = model.trim().to_ascii_lowercase();
+                    let note =
+                        (resolved != given.strip_suffix("[1m]").unwrap_or(&given)).then(|| {
+                            format!(
+                                "{model} runs {resolved}{}",
+                                if plan { " (plan mode)" } else { "" }
+                            )
+                        });
+                    ModelChoice {
+                        family,
+                        model: Some(model),
+                        source,
+                        note,
+                    }
+                }
+                None => ModelChoice {
+                    family: default_family,
+                    note: Some(format!(
+                        "model {model:?} is not a known family; assuming the default family, \
+                         {default_family}"
+                    )),
+                    model: Some(model),
+                    source,
+                },
+            }
+        }
+        None => ModelChoice {
+            family: default_family,
+            model: default_model,
+            source: default_source.into(),
+            note: None,
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use std::os::unix::ffi::OsStringExt;
 
     fn args(list: &[&str]) -> Vec<OsString> {
         list.iter().map(OsString::from).collect()
+    }
+
+    /// One row of tests/fixtures/claude-argv-cases.json.
+    #[derive(serde::Deserialize)]
+    struct Case {
+        name: String,
+        argv: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        #[serde(default)]
+        files: Files,
+        tty: Option<bool>,
+        #[serde(default)]
+        approved_api_keys: Vec<String>,
+        expect: String,
+    }
+
+    #[derive(serde::Deserialize, Default)]
+    struct Files {
+        user_settings: Option<serde_json::Value>,
+        project_settings: Option<serde_json::Value>,
+        local_settings: Option<serde_json::Value>,
+        #[serde(default)]
+        project_agents: BTreeMap<String, String>,
+        #[serde(default)]
+        user_agents: BTreeMap<String, String>,
+    }
+
+    /// What the guard makes of a case, with the files given as text (the state layer's part
+    /// is done here by hand): `no-turn`, `plan-off`, or the family.
+    fn verdict(case: &Case) -> String {
+        let a = parse_claude_args(&args(
+            &case.argv.iter().map(String::as_str).collect::<Vec<_>>(),
+        ));
+        if a.no_turn.is_some() {
+            return "no-turn".into();
+        }
+        let env = |k: &str| case.env.get(k).cloned();
+        let f = &case.files;
+        let mut settings: Vec<(String, serde_json::Value)> = Vec::new();
+        if let Some(v) = a.settings.as_deref().and_then(inline_settings) {
+            settings.push(("--settings".into(), v));
+        }
+        for (source, label, file) in [
+            (SettingSource::Local, "local", &f.local_settings),
+            (SettingSource::Project, "project", &f.project_settings),
+            (SettingSource::User, "user", &f.user_settings),
+        ] {
+            if let Some(v) = file
+                && source_enabled(&a, source)
+            {
+                settings.push((label.into(), v.clone()));
+            }
+        }
+        let listing = |files: &BTreeMap<String, String>, source| -> Vec<(String, String, String)> {
+            if !source_enabled(&a, source) {
+                return vec![];
+            }
+            files
+                .iter()
+                .map(|(file, text)| {
+                    let stem = file.trim_end_matches(".md").to_owned();
+                    (file.clone(), stem, text.clone())
+                })
+                .collect()
+        };
+        let agent = agent_name(&a, &settings).and_then(|name| {
+            find_agent(
+                &name,
+                a.agents.as_deref(),
+                &listing(&f.project_agents, SettingSource::Project),
+                &listing(&f.user_agents, SettingSource::User),
+            )
+        });
+        if crate::core::plan::not_applicable(
+            &env,
+            &a,
+            &settings,
+            case.tty.unwrap_or(true),
+            &case.approved_api_keys,
+        )
+        .is_some()
+        {
+            return "plan-off".into();
+        }
+        resolve(&Inputs {
+            explicit: None,
+            args: &a,
+            env: &env,
+            settings: &settings,
+            agent: agent.as_ref(),
+        })
+        .family
+        .to_string()
+    }
+
+    #[test]
+    fn the_table_of_claude_command_lines() {
+        #[derive(serde::Deserialize)]
+        struct Table {
+            cases: Vec<Case>,
+        }
+        let table: Table =
+            serde_json::from_str(include_str!("../../tests/fixtures/claude-argv-cases.json"))
+                .expect("the case table parses");
+        assert!(table.cases.len() > 50);
+        let wrong: Vec<String> = table
+            .cases
+            .iter()
+            .filter_map(|c| {
+                let got = verdict(c);
+                (got != c.expect)
+                    .then(|| format!("{}: {:?} gave {got}, want {}", c.name, c.argv, c.expect))
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
     #[test]
@@ -421,7 +992,7 @@ mod tests {
         for (name, fam) in [
             ("opus", Family::Opus),
             ("best", Family::Opus),
-            ("opusplan", Family::Opus),
+            ("opusplan", Family::Sonnet),
             ("claude-opus-5-5", Family::Opus),
             ("opus[1m]", Family::Opus),
             ("sonnet", Family::Sonnet),
@@ -431,90 +1002,37 @@ mod tests {
             ("claude-haiku-5-5", Family::Haiku),
             ("fable", Family::Fable),
             ("claude-fable-5-2", Family::Fable),
+            ("mythos", Family::Mythos),
+            ("claude-mythos-5", Family::Mythos),
         ] {
             assert_eq!(family_of(name, false), Some(fam), "{name}");
         }
         assert_eq!(family_of("haiku", true), Some(Family::Sonnet));
-        assert_eq!(family_of("claude-mythos-5", false), None);
-    }
-
-    #[test]
-    fn model_flag_forms() {
+        assert_eq!(family_of("haiku[1m]", true), Some(Family::Haiku));
+        assert_eq!(family_of("opusplan", true), Some(Family::Opus));
+        assert_eq!(family_of("gizmo", false), None);
         assert_eq!(
-            parse_claude_args(&args(&["--model", "sonnet", "hi"]))
-                .model
-                .as_deref(),
-            Some("sonnet")
-        );
-        assert_eq!(
-            parse_claude_args(&args(&["--model=haiku"]))
-                .model
-                .as_deref(),
-            Some("haiku")
-        );
-        assert_eq!(
-            parse_claude_args(&args(&["-p", "--model", "opus", "--model", "fable"]))
-                .model
-                .as_deref(),
-            Some("fable")
+            serde_json::to_value(Family::Mythos).unwrap(),
+            serde_json::json!("mythos")
         );
     }
 
     #[test]
-    fn prompt_containing_model_is_a_prompt() {
-        let a = parse_claude_args(&args(&["-p", "explain --model sonnet"]));
-        assert_eq!(a.model, None);
+    fn positions_for_a_model_fallback() {
+        let a = parse_claude_args(&args(&["-p", "--model", "opus", "hi"]));
+        assert_eq!(a.model_index, Some((2, false)));
+        let a = parse_claude_args(&args(&["--model=opus", "hi"]));
+        assert_eq!(a.model_index, Some((0, true)));
+        let a = parse_claude_args(&args(&["--system-prompt", "--", "-p", "--", "x"]));
+        assert_eq!(a.terminator, Some(3));
         assert!(a.print);
-        let a = parse_claude_args(&args(&["--", "--model", "sonnet"]));
-        assert_eq!(a.model, None);
     }
 
     #[test]
-    fn value_options_consume_their_values() {
-        // --system-prompt always consumes its value, even one that looks like an option.
-        let a = parse_claude_args(&args(&["--system-prompt", "--model", "sonnet"]));
-        assert_eq!(a.model, None);
-        // variadic --allowedTools eats operands until the next option.
-        let a = parse_claude_args(&args(&[
-            "--allowedTools",
-            "Bash",
-            "Edit",
-            "--model",
-            "sonnet",
-        ]));
-        assert_eq!(a.model.as_deref(), Some("sonnet"));
-        // optional -r consumes a non-option
-        let a = parse_claude_args(&args(&["-r", "mcp", "--model", "haiku"]));
-        assert_eq!(a.model.as_deref(), Some("haiku"));
-        assert_eq!(
-            a.subcommand, None,
-            "mcp was the resume term, not a subcommand"
-        );
-    }
-
-    #[test]
-    fn bundled_short_flags_and_plan_mode() {
-        let a = parse_claude_args(&args(&[
-            "-pc",
-            "--permission-mode",
-            "plan",
-            "--model",
-            "haiku",
-        ]));
-        assert!(a.print && a.plan_mode);
-        let choice = resolve(None, &a, None, &[]);
-        assert_eq!(choice.family, Family::Sonnet);
-    }
-
-    #[test]
-    fn subcommands_and_non_utf8() {
-        assert_eq!(
-            parse_claude_args(&args(&["mcp", "list"]))
-                .subcommand
-                .as_deref(),
-            Some("mcp")
-        );
-        assert_eq!(parse_claude_args(&args(&["fix the mcp"])).subcommand, None);
+    fn unknown_options_are_listed_and_non_utf8_is_fine() {
+        let a = parse_claude_args(&args(&["--brand-new", "-pz", "hi"]));
+        assert_eq!(a.unknown_options, ["--brand-new", "-z"]);
+        assert!(a.no_turn.is_none());
         let weird = vec![
             OsString::from_vec(vec![0xff, 0xfe]),
             OsString::from("--model=sonnet"),
@@ -523,37 +1041,28 @@ mod tests {
     }
 
     #[test]
-    fn precedence() {
-        let settings = vec![
-            (
-                "settings.local.json".to_owned(),
-                serde_json::json!({"model": "haiku"}),
-            ),
-            (
-                "settings.json".to_owned(),
-                serde_json::json!({"model": "sonnet"}),
-            ),
-        ];
-        let none = ClaudeArgs::default();
-        assert_eq!(resolve(None, &none, None, &settings).family, Family::Haiku);
+    fn agent_frontmatter_forms() {
         assert_eq!(
-            resolve(None, &none, Some("fable"), &settings).family,
-            Family::Fable
+            agent_frontmatter("---\nname: \"rev\"\nmodel: 'haiku'\n---\nbody"),
+            Some((Some("rev".into()), Some("haiku".into())))
         );
-        let with_flag = parse_claude_args(&args(&["--model", "sonnet"]));
+        assert_eq!(agent_frontmatter("no frontmatter"), None);
+        assert_eq!(agent_frontmatter("---\nname: rev\n"), None, "unterminated");
+        let json = r#"{"rev":{"model":"sonnet"}}"#;
+        let files = [(
+            "a.md".to_owned(),
+            "rev".to_owned(),
+            "---\nname: rev\nmodel: haiku\n---\n".to_owned(),
+        )];
         assert_eq!(
-            resolve(None, &with_flag, Some("fable"), &settings).family,
-            Family::Sonnet
+            find_agent("rev", Some(json), &files, &[])
+                .unwrap()
+                .model
+                .as_deref(),
+            Some("sonnet"),
+            "--agents wins over files"
         );
-        assert_eq!(
-            resolve(Some("opus"), &with_flag, None, &settings).family,
-            Family::Opus
-        );
-        let d = resolve(None, &none, None, &[]);
-        assert_eq!((d.family, d.source.as_str()), (Family::Opus, "default"));
-        let odd = resolve(Some("mythos"), &none, None, &[]);
-        assert_eq!(odd.family, Family::Opus);
-        assert!(odd.note.is_some());
+        assert_eq!(find_agent("rev", None, &files, &[]).unwrap().source, "a.md");
     }
 
     #[test]
@@ -562,5 +1071,6 @@ mod tests {
         assert!(Family::Fable.matches_display_name("fable 5.1"));
         assert!(!Family::Fable.matches_display_name("Fableish"));
         assert!(!Family::Opus.matches_display_name("Fable"));
+        assert!(Family::Mythos.matches_display_name("Mythos"));
     }
 }

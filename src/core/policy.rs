@@ -47,6 +47,9 @@ pub struct Policy {
     /// as age 0. `false` on the real clock: a `fetched_at` more than
     /// [`crate::core::decide::MAX_CLOCK_SKEW`] ahead makes the state unknown.
     pub replay: bool,
+    /// `--needs DUR`: how long the job will run; a go refuses with 21 when an applicable
+    /// bucket is projected to reach its limit within it (and before its reset).
+    pub needs: Option<Duration>,
 }
 
 impl Default for Policy {
@@ -59,6 +62,7 @@ impl Default for Policy {
             grace: Duration::from_secs(60),
             wait: None,
             replay: false,
+            needs: None,
         }
     }
 }

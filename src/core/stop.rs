@@ -88,6 +88,8 @@ pub fn pin(snapshot: &Snapshot, kind: &BucketKind, resets_at: Option<DateTime<Ut
             locked_reason: None,
             limit_dollars: None,
             used_dollars: None,
+            fetched_at: None,
+            source: None,
         }),
     }
     s

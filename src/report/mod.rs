@@ -4,8 +4,10 @@
 //! May use: [`crate::core`] and [`crate::state`] (the sources' attempts). Not [`crate::act`]
 //! nor the command line.
 
+pub mod forecast;
 pub mod github;
 pub mod shell;
+pub mod statusline;
 
 use std::fmt::Write as _;
 
@@ -16,7 +18,7 @@ use serde_json::{Value, json};
 use crate::core::decide::{Decision, PlanLimits, Reason, Verdict, fmt_pct};
 use crate::core::model::{Family, ModelChoice};
 use crate::core::snapshot::{BucketKind, Overage, OverageOrigin, Snapshot, money};
-pub use crate::core::time::{relative, utc};
+pub use crate::core::time::{relative, rfc3339, utc};
 
 /// Version of the `--json` object's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -138,9 +140,21 @@ pub fn refusal_lines(o: &Outcome) -> Vec<String> {
                 reset(d.resets_at)
             ));
         }
+        Some(Reason::Needs(name)) => {
+            let v = bucket_of(d, name);
+            let shown = format!(
+                "{} ({})",
+                words(name, v.map(|v| &v.bucket.kind)),
+                paint(BOLD, name)
+            );
+            lines.push(format!(
+                "{prefix} {}",
+                forecast::needs_refusal(d, name, &shown, o.now)
+            ));
+        }
         Some(Reason::MaxWait(inner)) => {
             let name = match inner.as_ref() {
-                Reason::Bucket(n) | Reason::Threshold(n) => n.clone(),
+                Reason::Bucket(n) | Reason::Threshold(n) | Reason::Needs(n) => n.clone(),
                 other => other.key().to_owned(),
             };
             lines.push(format!(
@@ -161,6 +175,15 @@ pub fn refusal_lines(o: &Outcome) -> Vec<String> {
     if d.pinned.len() > 1 {
         lines.push(format!("  pinned: {}", d.pinned.join(", ")));
     }
+    if d.pinned == ["seven_day_oauth_apps"] {
+        // DESIGN.md "Corrections": the server has not been seen enforcing this bucket.
+        lines.push(
+            "  note: Claude Code's own client does not list seven_day_oauth_apps among its limits \
+             (the server has not been seen enforcing it), so claude may well run; this refusal is \
+             the guard's step 3."
+                .into(),
+        );
+    }
     let mut help = Vec::new();
     if let Some(reset) = d.resets_at.filter(|_| d.waitable && !o.waiting) {
         let hours = ((reset - o.now).num_minutes() + 59) / 60 + 1;
@@ -174,6 +197,9 @@ pub fn refusal_lines(o: &Outcome) -> Vec<String> {
                 "wait for the reset with `claude-guard run --wait --max-wait {hours}h` (or CLAUDE_GUARD_WAIT=1 CLAUDE_GUARD_MAX_WAIT={hours}h)"
             ));
         }
+    }
+    if matches!(&d.reason, Some(Reason::Needs(_))) {
+        help.extend(forecast::needs_help().map(str::to_owned));
     }
     let model_scoped = matches!(&d.reason, Some(Reason::Bucket(n)) if n.starts_with("seven_day_opus") || n.starts_with("seven_day_sonnet") || n.starts_with("weekly_scoped"));
     if model_scoped && !o.families_with_room.is_empty() {
@@ -274,7 +300,7 @@ fn verdict_key(v: Verdict) -> &'static str {
 }
 
 fn time_json(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| Value::String(utc(t)))
+    t.map_or(Value::Null, |t| Value::String(rfc3339(t)))
 }
 
 fn overage_json(ov: &Overage, now: DateTime<Utc>) -> Value {
@@ -301,8 +327,17 @@ pub fn json_object(o: &Outcome) -> Value {
         .buckets
         .iter()
         .map(|v| {
+            let source = v
+                .bucket
+                .source
+                .clone()
+                .or_else(|| snap.map(|s| s.origin.kind.clone()));
+            let fetched_at = v.bucket.fetched_at.or(snap.and_then(|s| s.fetched_at));
             json!({
                 "name": v.bucket.name,
+                "source": source,
+                "fetched_at": time_json(fetched_at),
+                "age_seconds": v.age_seconds,
                 "utilization": v.bucket.utilization,
                 "resets_at": time_json(v.bucket.resets_at),
                 "applies": v.applies,
@@ -352,6 +387,7 @@ pub fn json_object(o: &Outcome) -> Value {
         })),
         "now": utc(o.now),
         "trace": d.trace,
+        "forecast": forecast::json(d),
     })
 }
 
@@ -438,6 +474,9 @@ pub fn status_text(o: &Outcome) -> String {
         if let Some(via) = v.bucket.via {
             notes.push(format!("from {via}"));
         }
+        if let (Some(source), Some(t)) = (&v.bucket.source, v.bucket.fetched_at) {
+            notes.push(format!("from {source}, {}", relative(t, o.now)));
+        }
         if let Some(r) = &v.bucket.locked_reason {
             notes.push(format!("locked: {r}"));
         }
@@ -463,6 +502,13 @@ pub fn status_text(o: &Outcome) -> String {
             "  {}",
             paint(DIM, &format!("other keys: {}", u.other_keys.join(", ")))
         );
+    }
+    let pace = forecast::status_lines(d, o.now, &paint, YELLOW);
+    if !pace.is_empty() {
+        let _ = writeln!(out);
+        for line in pace {
+            let _ = writeln!(out, "{line}");
+        }
     }
     let _ = writeln!(out);
     if let Some(h) = &d.hottest

@@ -128,6 +128,11 @@ pub struct State {
     /// When requests were sent in the last hour (for [`HOURLY_BUDGET`]).
     #[serde(default)]
     pub sent: Vec<DateTime<Utc>>,
+    /// The `fetched_at` of the snapshot whose readings are in the usage history
+    /// (`crate::state::history`): equal to `fetched_at` when this snapshot is recorded, so
+    /// that a start reading it from the cache does not open the history at all.
+    #[serde(default)]
+    pub recorded: Option<DateTime<Utc>>,
 }
 
 /// At most this many fetches per account and source in any rolling hour, across all
@@ -298,13 +303,24 @@ impl Entry {
         self.write_json(&s)
     }
 
-    fn lock_path(&self) -> PathBuf {
+    /// `<cache dir>/<name>.lock`: the file whose `flock` serializes fetches for this entry.
+    pub fn lock_path(&self) -> PathBuf {
         self.path.with_extension("lock")
     }
 
     /// Takes the exclusive fetch lock, polling for at most [`LOCK_WAIT`] and what is left of
     /// `deadline`. Never blocks past that.
     pub fn lock(&self, deadline: &Deadline) -> Lock {
+        // A background refresh holds the lock it inherited from the guard that started it.
+        if let Some(held) = crate::state::refresh::adopted_lock(&self.lock_path()) {
+            return Lock::Held(held);
+        }
+        self.lock_for(LOCK_WAIT.min(deadline.remaining()))
+    }
+
+    /// Takes the exclusive lock, polling for at most `wait` (the statusline's capture file
+    /// waits briefly, never the fetch budget).
+    pub fn lock_for(&self, wait: Duration) -> Lock {
         if let Err(why) = self.ensure_dir() {
             warn_unusable(&why);
             return Lock::Unavailable;
@@ -319,7 +335,6 @@ impl Entry {
                 return Lock::Unavailable;
             }
         };
-        let wait = LOCK_WAIT.min(deadline.remaining());
         let started = std::time::Instant::now();
         let mut file = file;
         loop {
@@ -342,7 +357,8 @@ impl Entry {
     }
 }
 
-fn open_lock_file(path: &Path) -> std::io::Result<File> {
+/// Opens (creating, 0600) a lock file for `flock`, through the cache's trust checks.
+pub(crate) fn open_lock_file(path: &Path) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options
         .read(true)

@@ -3,8 +3,8 @@
 //! [`Token::expose`] (used to build one request header) gives the value out.
 //!
 //! Lookup order:
-//! 1. `CLAUDE_CODE_OAUTH_TOKEN` (scopes from `CLAUDE_CODE_OAUTH_SCOPES` when set; a
-//!    `claude setup-token` token has only `user:inference`);
+//! 1. `CLAUDE_CODE_OAUTH_TOKEN` (scopes from `CLAUDE_CODE_OAUTH_SCOPES`, else `user:inference`
+//!    only, as Claude Code assumes: such a token is never sent to the usage endpoint);
 //! 2. `<dir>/.credentials.json` → `claudeAiOauth`, where `<dir>` is
 //!    `$CLAUDE_SECURESTORAGE_CONFIG_DIR` (empty: `~/.claude`), else `$CLAUDE_CONFIG_DIR`, else
 //!    `~/.claude`;
@@ -123,11 +123,18 @@ impl Credentials {
     }
 }
 
-/// The message for a token without `user:profile` (known from its scopes, or from a 403).
+/// The message for a token without `user:profile` (known from its scopes, or from a 403). For
+/// `CLAUDE_CODE_OAUTH_TOKEN` it also says how to declare a full-login token's scopes.
 pub fn missing_scope_message(from: &str) -> String {
-    format!(
+    let mut msg = format!(
         "the OAuth token from {from} lacks the user:profile scope, so it cannot read usage (a `claude setup-token` token is inference-only): log in fully with `claude`, or use --snapshot or a bridge"
-    )
+    );
+    if from == "CLAUDE_CODE_OAUTH_TOKEN" {
+        msg.push_str(
+            "; Claude Code takes an environment token's scopes to be `user:inference` unless CLAUDE_CODE_OAUTH_SCOPES says otherwise: if it is a full-login token (e.g. in CI), set CLAUDE_CODE_OAUTH_SCOPES=\"user:inference user:profile\" beside it",
+        );
+    }
+    msg
 }
 
 fn env_nonempty(name: &str) -> Option<String> {
@@ -146,8 +153,14 @@ pub fn secure_storage_dir() -> Option<PathBuf> {
 /// Finds Claude Code's login. Reads files (and on macOS runs `security`); no network.
 pub fn find() -> Lookup {
     if let Some(token) = env_nonempty("CLAUDE_CODE_OAUTH_TOKEN") {
-        let scopes = env_nonempty("CLAUDE_CODE_OAUTH_SCOPES")
-            .map(|s| s.split_whitespace().map(str::to_owned).collect());
+        // As Claude Code: `user:inference` only, unless CLAUDE_CODE_OAUTH_SCOPES lists more. The
+        // usage endpoint is never called with a token not known to carry `user:profile` (a 403
+        // there has been reported to trip an hour-long 429 for the whole host).
+        let scopes = Some(
+            env_nonempty("CLAUDE_CODE_OAUTH_SCOPES")
+                .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_else(|| vec!["user:inference".to_owned()]),
+        );
         return Lookup::Found(Credentials {
             token: Token::new(token),
             expires_at: None,

@@ -7,10 +7,13 @@
 //! options arrive as plain structs ([`sources::SourceConfig`]).
 
 pub mod cache;
+pub mod capture;
 pub mod claude_files;
 pub mod credentials;
+pub mod history;
 pub mod http;
 pub mod oauth;
+pub mod refresh;
 pub mod source;
 pub mod sources;
 pub mod transcript;

@@ -1,6 +1,8 @@
 //! The OAuth source: `GET {base}/api/oauth/usage` with Claude Code's own token
 //! (research/claude-code-facts.md §3), and `GET {base}/api/oauth/profile` for the
-//! organization and email the token belongs to (cached for a day per token fingerprint).
+//! organization and email the token belongs to (cached for a day per token fingerprint; not
+//! requested when Claude Code's `oauthAccount` names the token's account). The two requests
+//! go out together on one client.
 //!
 //! `base` is `https://api.anthropic.com`, or `CLAUDE_GUARD_OAUTH_BASE_URL` (a proxy, or a
 //! local server in tests). Headers: `Authorization: Bearer <token>`,
@@ -121,7 +123,24 @@ pub fn fetch(creds: &Credentials, base: &Url, deadline: &Deadline) -> Fetch {
         Ok(h) => h,
         Err(why) => return Fetch::Failed(why),
     };
-    let answer = match http::get(&client, &url, h, timeout) {
+    // The profile, when neither cached nor known from Claude Code's oauthAccount, is fetched
+    // alongside the usage on the same client: a cold start waits for one round trip, not two.
+    let known = known_profile(creds);
+    let (answer, profile) = std::thread::scope(|s| {
+        let fetching = known
+            .is_none()
+            .then(|| s.spawn(|| fetch_and_record_profile(creds, base, &client, deadline)));
+        let answer = http::get(&client, &url, h, timeout);
+        let profile = match (known, fetching) {
+            (Some(p), _) => p,
+            (None, Some(t)) => t
+                .join()
+                .unwrap_or_else(|_| Err("the profile request failed".into())),
+            (None, None) => Err("not fetched".into()),
+        };
+        (answer, profile)
+    });
+    let answer = match answer {
         Ok(a) => a,
         Err(why) => return Fetch::Failed(why),
     };
@@ -130,7 +149,6 @@ pub fn fetch(creds: &Credentials, base: &Url, deadline: &Deadline) -> Fetch {
         Ok(body) => body,
         Err(f) => return f,
     };
-    let profile = profile(creds, base, &client, deadline);
     let mut errors = Vec::new();
     if let Err(why) = &profile {
         errors.push(Value::String(format!("profile: {why}")));
@@ -247,30 +265,59 @@ pub struct Profile {
     pub failed: Option<String>,
 }
 
-/// The token's profile: from the cache when younger than a day, else fetched (when enough of
-/// the time budget is left) and cached. `Err` says why there is none.
-fn profile(
+fn profile_entry(creds: &Credentials) -> Option<Entry> {
+    Entry::new(&format!(
+        "profile-{}",
+        creds.token.fingerprint("claude-guard profile")
+    ))
+}
+
+/// The token's profile when it is known without a request: cached and younger than a day
+/// (a failure cached within the hour gives its reason), or Claude Code's `oauthAccount` in
+/// the global config when its `accountUuid` is the token's account. `None`: fetch it.
+fn known_profile(creds: &Credentials) -> Option<Result<Profile, String>> {
+    let now = Utc::now();
+    if let Some(p) = profile_entry(creds).and_then(|e| e.read_json::<Profile>()) {
+        let age = p.fetched_at.map(|t| now - t);
+        match &p.failed {
+            None if age.is_some_and(|a| a < PROFILE_TTL) => return Some(Ok(p)),
+            Some(why) if age.is_some_and(|a| a < PROFILE_RETRY) => return Some(Err(why.clone())),
+            _ => {}
+        }
+    }
+    let account = creds.account_uuid.as_deref()?;
+    let (_, config) = crate::state::claude_files::global_config_parts().ok()?;
+    let oauth_account = config.oauth_account.as_ref()?;
+    let text = |k: &str| {
+        oauth_account
+            .get(k)
+            .and_then(Value::as_str)
+            .map(snapshot::sanitize)
+    };
+    if text("accountUuid").as_deref() != Some(account) {
+        return None;
+    }
+    let org_uuid = text("organizationUuid")?;
+    Some(Ok(Profile {
+        fetched_at: Some(now),
+        org_uuid: Some(org_uuid),
+        email: text("emailAddress"),
+        failed: None,
+    }))
+}
+
+/// Fetches the token's profile (when enough of the time budget is left) and caches the
+/// result, a failure included (not retried for an hour). `Err` says why there is none.
+fn fetch_and_record_profile(
     creds: &Credentials,
     base: &Url,
     client: &reqwest::blocking::Client,
     deadline: &Deadline,
 ) -> Result<Profile, String> {
-    let entry = Entry::new(&format!(
-        "profile-{}",
-        creds.token.fingerprint("claude-guard profile")
-    ));
-    let now = Utc::now();
-    if let Some(p) = entry.as_ref().and_then(|e| e.read_json::<Profile>()) {
-        let age = p.fetched_at.map(|t| now - t);
-        match &p.failed {
-            None if age.is_some_and(|a| a < PROFILE_TTL) => return Ok(p),
-            Some(why) if age.is_some_and(|a| a < PROFILE_RETRY) => return Err(why.clone()),
-            _ => {}
-        }
-    }
     if deadline.remaining() < PROFILE_MIN_TIME {
         return Err("not fetched (too little of the time budget left)".into());
     }
+    let now = Utc::now();
     let fetched = fetch_profile(creds, base, client, deadline);
     let record = match &fetched {
         Ok(p) => p.clone(),
@@ -280,7 +327,7 @@ fn profile(
             ..Profile::default()
         },
     };
-    if let Some(e) = &entry {
+    if let Some(e) = profile_entry(creds) {
         e.write_json(&record);
     }
     fetched

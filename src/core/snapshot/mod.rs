@@ -71,6 +71,13 @@ pub struct Bucket {
     pub limit_dollars: Option<f64>,
     /// `used_dollars`, when given (dollars, shown by `status`).
     pub used_dollars: Option<f64>,
+    /// When this bucket's reading was taken (UTC), when it differs from the snapshot's
+    /// `fetched_at` (a statusline capture combined with an older full snapshot). `None`: the
+    /// snapshot's `fetched_at`.
+    pub fetched_at: Option<DateTime<Utc>>,
+    /// Where this bucket's reading came from (`statusline`), when not the snapshot's own
+    /// origin. `None`: [`Snapshot::origin`].
+    pub source: Option<String>,
 }
 
 /// Where an [`Overage`] came from.

@@ -405,6 +405,8 @@ fn parse_bucket(name: &str, kind: BucketKind, v: &Value, scale: &dyn Fn(f64) -> 
         locked_reason: v.get("locked_reason").and_then(Value::as_str).map(sanitize),
         limit_dollars: field_f64("limit_dollars"),
         used_dollars: field_f64("used_dollars"),
+        fetched_at: None,
+        source: None,
     }
 }
 
@@ -452,6 +454,8 @@ fn parse_limit(entry: &Map<String, Value>, usage: &Usage) -> Option<Bucket> {
             .map(sanitize),
         limit_dollars: None,
         used_dollars: None,
+        fetched_at: None,
+        source: None,
     })
 }
 

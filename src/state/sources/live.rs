@@ -52,12 +52,18 @@ impl Chain<'_> {
             Lookup::Unusable(why) => return Err(Step::Failed(why)),
         };
         self.secrets.push(creds.token.clone());
+        let name = oauth::cache_name(&creds);
+        if let Some(entry) = capture::entry(&name)
+            && let Some(found) = capture::load(&entry)
+        {
+            self.captures = Some((found, entry.path));
+        }
         let base = oauth::base_url().map_err(Step::Failed)?;
         let shown = source::display_url(&crate::state::http::endpoint(&base, "/api/oauth/usage"));
         Ok(Live {
             name: "oauth",
             shown,
-            entry: Entry::new(&oauth::cache_name(&creds)),
+            entry: Entry::new(&name),
             fingerprint: creds.token.fingerprint("claude-guard rejected"),
             kind: LiveKind::Oauth { creds, base },
         })
@@ -128,32 +134,102 @@ impl Chain<'_> {
         ))
     }
 
-    /// Whether a cached state is fresh at `now`: its snapshot, when so.
+    /// Whether a cached state is fresh at `now`: its snapshot, when so; else why not, with the
+    /// snapshot when it is only past its TTL (a candidate for stale-while-revalidate).
     pub(super) fn fresh(
         &mut self,
         live: &Live,
         state: &State,
         now: DateTime<Utc>,
-    ) -> Result<Snapshot, String> {
+    ) -> Result<Snapshot, (String, Option<Box<Snapshot>>)> {
         let snap = self
             .cached_snapshot(live, state)
-            .map_err(|why| format!("{}: {why}", live.name))?;
+            .map_err(|why| (format!("{}: {why}", live.name), None))?;
         let fetched = snap.fetched_at.unwrap_or(DateTime::<Utc>::MIN_UTC);
         if let Some(why) = from_the_future(fetched, now) {
-            return Err(format!("{}: {why}", live.name));
+            return Err((format!("{}: {why}", live.name), None));
         }
         let age = (now - fetched).to_std().unwrap_or_default();
         let ttl = cache::ttl(&snap, self.req.family, now, self.req.config.ttl);
         if age <= ttl {
             Ok(snap)
         } else {
-            Err(format!(
-                "{}: cached {}s ago, older than its TTL {}s",
-                live.name,
-                age.as_secs(),
-                ttl.as_secs()
+            Err((
+                format!(
+                    "{}: cached {}s ago, older than its TTL {}s",
+                    live.name,
+                    age.as_secs(),
+                    ttl.as_secs()
+                ),
+                Some(Box::new(snap)),
             ))
         }
+    }
+
+    /// Stale-while-revalidate ([`crate::state::refresh`]): of the stale cached snapshots, the
+    /// newest, when it is within `--max-age`, no applicable bucket is near its limit, and a
+    /// request could be sent now; a background refresh of its entry is started (unless one
+    /// is under way). `None`: the chain goes on and fetches in the foreground as before (the
+    /// reason is noted for `--explain`).
+    fn revalidate(
+        &mut self,
+        stale: Vec<(&Live, Box<Snapshot>, State)>,
+        now: DateTime<Utc>,
+    ) -> Option<Step> {
+        let rv = self.req.config.revalidate?;
+        let (live, snap, state) = stale.into_iter().max_by_key(|(_, s, _)| s.fetched_at)?;
+        let age = snap.fetched_at.map(|t| (now - t).num_seconds().max(0));
+        let max_age = rv.max_age.as_secs() as i64;
+        if age.is_none_or(|a| a > max_age) {
+            self.pending.push((
+                "refresh",
+                format!("foreground: the cached snapshot is older than --max-age {max_age}s"),
+            ));
+            return None;
+        }
+        // Judged with the statusline's readings: a capture near or at the limit means the
+        // decision must not ride on the stale copy (a pinned capture refuses without a fetch).
+        let mut judged = (*snap).clone();
+        if self.req.config.org.is_none()
+            && let Some((captures, _)) = &self.captures
+        {
+            capture::overlay(&mut judged, captures);
+        }
+        if let Some(why) = refresh::near_limit(&judged, self.req.family, now, rv.max_utilization) {
+            self.pending.push(("refresh", format!("foreground: {why}")));
+            return None;
+        }
+        // Blocked (back-off, budget, a rejected or expired token): the live step says why and
+        // the chain goes on as before, without a request.
+        if self.blocked(live, &state, now).is_some() {
+            return None;
+        }
+        if let LiveKind::Oauth { creds, .. } = &live.kind
+            && creds.unusable_because(now).is_some()
+        {
+            return None;
+        }
+        let entry = live.entry.as_ref()?;
+        let choice = match live.kind {
+            LiveKind::Oauth { .. } => SourceChoice::Oauth,
+            LiveKind::Web { .. } => SourceChoice::Web,
+        };
+        let spawned = refresh::spawn_background_unless_newer(
+            entry,
+            choice,
+            self.req.config.org.as_deref(),
+            state.fetched_at,
+        );
+        if let refresh::Spawned::Failed(why) = &spawned {
+            // No refresh would ever come: fetch now, as without stale-while-revalidate.
+            self.pending.push((
+                "refresh",
+                format!("foreground: no background refresh could be started ({why})"),
+            ));
+            return None;
+        }
+        self.pending.push(("refresh", spawned.describe()));
+        Some(Step::Used(snap, state.snapshot.clone()))
     }
 
     pub(super) fn cache_step(&mut self, lives: &[&Live]) -> Step {
@@ -166,6 +242,7 @@ impl Chain<'_> {
         }
         let now = Utc::now();
         let mut misses = Vec::new();
+        let mut stale = Vec::new();
         for live in lives {
             let Some(state) = live.entry.as_ref().and_then(Entry::read) else {
                 misses.push(format!("{}: no cache entry", live.name));
@@ -173,11 +250,22 @@ impl Chain<'_> {
             };
             match self.fresh(live, &state, now) {
                 Ok(snap) => {
+                    self.seen_recorded(&state);
                     let raw = state.snapshot.clone();
                     return Step::Used(Box::new(snap), raw);
                 }
-                Err(why) => misses.push(why),
+                Err((why, snap)) => {
+                    misses.push(why);
+                    if let Some(snap) = snap {
+                        stale.push((*live, snap, state));
+                    }
+                }
             }
+        }
+        if !self.alone(SourceChoice::Cache)
+            && let Some(step) = self.revalidate(stale, now)
+        {
+            return step;
         }
         if self.alone(SourceChoice::Cache) {
             // Alone, any age will do: the decision judges freshness against --max-age.
@@ -286,6 +374,13 @@ impl Chain<'_> {
         None
     }
 
+    /// Notes that a cached state's snapshot is in the usage history already.
+    fn seen_recorded(&mut self, state: &State) {
+        if state.recorded.is_some() && state.recorded == state.fetched_at {
+            self.history_done = true;
+        }
+    }
+
     pub(super) fn live_step(&mut self, live: &Live) -> Step {
         let prefix = format!("{} ({})", live.name, live.shown);
         let now = Utc::now();
@@ -297,6 +392,7 @@ impl Chain<'_> {
         // The last good copy stays available as the fallback, whatever happens below.
         let _ = self.cached_snapshot(live, &state);
         if let Some(snap) = self.fetched_meanwhile(live, &state) {
+            self.seen_recorded(&state);
             return Step::Used(Box::new(snap), state.snapshot.clone());
         }
         if let Some(why) = self.blocked(live, &state, now) {
@@ -320,6 +416,7 @@ impl Chain<'_> {
                 .and_then(Entry::read)
                 .unwrap_or_default();
             if let Some(snap) = self.fetched_meanwhile(live, &state) {
+                self.seen_recorded(&state);
                 return Step::Used(Box::new(snap), state.snapshot.clone());
             }
             if matches!(lock, Lock::Busy) {
@@ -347,6 +444,15 @@ impl Chain<'_> {
         let now = Utc::now();
         state.record_sent(now);
         let step = self.apply(live, &mut state, fetched, now, &prefix);
+        if let Step::Used(snap, _) = &step {
+            // Recorded here, under the lock, so that the cache entry says so and the starts
+            // that read it from the cache do not open the history.
+            self.history_done = true;
+            match record_history(snap) {
+                Ok(_) => state.recorded = state.fetched_at,
+                Err(note) => self.history_note = Some(note),
+            }
+        }
         if let Some(entry) = &live.entry
             && matches!(lock, Lock::Held(_))
         {

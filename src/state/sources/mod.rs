@@ -8,6 +8,12 @@
 //! 5. `oauth` — Claude Code's token against `/api/oauth/usage` ([`crate::state::oauth`]);
 //! 6. `web` — claude.ai with `CLAUDE_GUARD_SESSION_KEY` ([`crate::state::web`]).
 //!
+//! Between 3 and 4, `statusline`: when Claude Code's statusline captured a pinned `five_hour` or
+//! `seven_day` for this login ([`crate::state::capture`]), the run is refused without a request.
+//! Whatever source is used (except `--snapshot` and `--bridge`, which may be another account,
+//! and any source under `--org`), the statusline's readings are combined with it, each bucket
+//! keeping its own `fetched_at` and source.
+//!
 //! A source that is not configured is skipped; one that fails falls through to the next and
 //! its reason is kept (for `--explain`, and for the unknown message when all fail). When no
 //! source gives a usable snapshot, the newest last-good copy (the cache, or Claude Code's copy
@@ -27,7 +33,7 @@ use crate::state::cache::{self, Entry, Lock, State};
 use crate::state::credentials::{self, Credentials, Lookup, Token};
 use crate::state::http::Deadline;
 use crate::state::oauth::{self, Fetch};
-use crate::state::{claude_files, source, web};
+use crate::state::{capture, claude_files, refresh, source, web};
 
 mod live;
 use live::Live;
@@ -68,6 +74,10 @@ pub struct SourceConfig {
     pub org: Option<String>,
     /// `--utilization-scale`: how foreign files write utilization.
     pub utilization_scale: snapshot::UtilizationScale,
+    /// Stale-while-revalidate: decide on a stale cached snapshot at once (refreshing it in
+    /// the background) when it is within `--max-age` and no applicable bucket is near its
+    /// limit ([`crate::state::refresh`]). `None`: a stale cache is fetched in the foreground.
+    pub revalidate: Option<crate::state::refresh::Revalidate>,
 }
 
 /// What the chain needs to know.
@@ -85,7 +95,10 @@ pub struct Request<'a> {
 /// One source's turn, for `--explain` and `--json` (`source.attempts`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Attempt {
-    /// `snapshot`, `cache`, `claude-code`, `bridge`, `oauth`, `web` or `fallback`.
+    /// `snapshot`, `cache`, `claude-code`, `bridge`, `oauth`, `web` or `fallback`; or
+    /// `refresh` after a stale `cache`: `background: ...` (decided on the stale snapshot, a
+    /// detached refresh started or already under way) or `foreground: ...` (why the chain
+    /// goes on to fetch now).
     pub source: &'static str,
     /// What happened, in words (`used: ...`, `skipped: ...`, `failed: ...`). Never a secret.
     pub result: String,
@@ -99,16 +112,33 @@ pub struct Loaded {
     pub raw: Option<Value>,
     /// Every source's turn, in order.
     pub attempts: Vec<Attempt>,
+    /// Things to tell the user that are not about the sources: a usage history that could
+    /// not be written ([`crate::state::history`]), in words. Never fatal.
+    pub notes: Vec<String>,
 }
 
 /// The message when no source is configured at all.
 pub const NO_SOURCE: &str = "no snapshot source is configured: log in with `claude` (its OAuth token is used), or pass --snapshot PATH|- or --bridge URL, or set CLAUDE_GUARD_SESSION_KEY";
 
-/// Runs the chain. Never fails: problems end up in the snapshot and the attempts.
+/// Runs the chain. Never fails: problems end up in the snapshot and the attempts. The
+/// snapshot used is recorded in the usage history (DESIGN.md "Forecast"), unless it is one
+/// the history already holds (a cache hit of a recorded fetch costs nothing).
 pub fn load(req: &Request) -> Loaded {
     let mut chain = Chain::new(req);
-    let loaded = chain.run();
+    let mut loaded = chain.run();
+    if !chain.history_done && usable(&loaded.snapshot) {
+        chain.history_note = record_history(&loaded.snapshot).err();
+    }
+    loaded.notes.extend(chain.history_note.take());
     chain.scrub(loaded)
+}
+
+/// Records a snapshot's readings in the usage history; `Err` is the note to show.
+fn record_history(snapshot: &Snapshot) -> Result<usize, String> {
+    crate::state::history::record(
+        &crate::state::history::account_of(snapshot),
+        &crate::state::history::readings_of(snapshot),
+    )
 }
 
 enum Step {
@@ -140,6 +170,14 @@ struct Chain<'a> {
     /// Last good copies seen on the way, for the fallback.
     fallback: Vec<(Snapshot, Option<Value>)>,
     secrets: Vec<Token>,
+    /// The statusline's captures of this login, and the file they came from.
+    captures: Option<(capture::Captures, std::path::PathBuf)>,
+    /// The snapshot used is in the usage history already (or recording it was tried).
+    history_done: bool,
+    /// Why recording in the history failed.
+    history_note: Option<String>,
+    /// Notes to add after the current source's own attempt (the background refresh).
+    pending: Vec<(&'static str, String)>,
 }
 
 fn usable(s: &Snapshot) -> bool {
@@ -166,6 +204,10 @@ impl<'a> Chain<'a> {
             failures: Vec::new(),
             fallback: Vec::new(),
             secrets: Vec::new(),
+            captures: None,
+            history_done: false,
+            history_note: None,
+            pending: Vec::new(),
         }
     }
 
@@ -225,7 +267,7 @@ impl<'a> Chain<'a> {
                 None => Step::Skipped("no --snapshot given".into()),
             };
             if let Some(used) = self.record("snapshot", step) {
-                return self.done(used);
+                return self.done(used, false);
             }
         }
 
@@ -245,8 +287,12 @@ impl<'a> Chain<'a> {
                     .collect();
                 self.cache_step(&lives)
             };
-            if let Some(used) = self.record("cache", step) {
-                return self.done(used);
+            let used = self.record("cache", step);
+            for (source, note) in std::mem::take(&mut self.pending) {
+                self.note(source, note);
+            }
+            if let Some(used) = used {
+                return self.done(used, true);
             }
         }
 
@@ -258,8 +304,13 @@ impl<'a> Chain<'a> {
                 self.claude_code_step()
             };
             if let Some(used) = self.record("claude-code", step) {
-                return self.done(used);
+                return self.done(used, true);
             }
+        }
+
+        // 3b. a pinned bucket the statusline saw: refuse without a request
+        if let Some(used) = self.statusline_step() {
+            return self.done(used, false);
         }
 
         // 4. bridge
@@ -275,7 +326,7 @@ impl<'a> Chain<'a> {
                 None => Step::Skipped("no --bridge given".into()),
             };
             if let Some(used) = self.record("bridge", step) {
-                return self.done(used);
+                return self.done(used, false);
             }
         }
 
@@ -293,7 +344,7 @@ impl<'a> Chain<'a> {
                 None => continue,
             };
             if let Some(used) = self.record(name, step) {
-                return self.done(used);
+                return self.done(used, true);
             }
         }
         self.finish()
@@ -301,7 +352,10 @@ impl<'a> Chain<'a> {
 
     /// A snapshot was chosen: earlier failures become its problems (shown if it turns out
     /// stale or unreadable, and in `snapshot`'s `errors`).
-    fn done(&mut self, (mut snap, raw): (Snapshot, Option<Value>)) -> Loaded {
+    fn done(&mut self, (mut snap, raw): (Snapshot, Option<Value>), combine: bool) -> Loaded {
+        if combine && self.req.config.org.is_none() {
+            self.combine_captures(&mut snap);
+        }
         for (source, why) in &self.failures {
             snap.problems.push(format!("{source}: {why}"));
         }
@@ -309,6 +363,7 @@ impl<'a> Chain<'a> {
             snapshot: snap,
             raw,
             attempts: std::mem::take(&mut self.attempts),
+            notes: Vec::new(),
         }
     }
 
@@ -329,7 +384,7 @@ impl<'a> Chain<'a> {
                     snap.origin.kind, snap.origin.location
                 ),
             );
-            return self.done((snap, raw));
+            return self.done((snap, raw), true);
         }
         let snap = if self.failures.is_empty() {
             Snapshot::unknown(
@@ -359,7 +414,74 @@ impl<'a> Chain<'a> {
             snapshot: snap,
             raw: None,
             attempts: std::mem::take(&mut self.attempts),
+            notes: Vec::new(),
         }
+    }
+
+    /// Combines the statusline's captures with the snapshot about to be used, and says so.
+    fn combine_captures(&mut self, snap: &mut Snapshot) {
+        let Some((captures, _)) = &self.captures else {
+            return;
+        };
+        let changed = capture::overlay(snap, captures);
+        if !changed.is_empty() {
+            let now = Utc::now();
+            let what: Vec<String> = changed
+                .iter()
+                .filter_map(|name| {
+                    let b = snap.usage.as_ref()?.bucket(name)?;
+                    Some(format!(
+                        "{name} {}% (read {})",
+                        crate::core::decide::fmt_pct(b.utilization?),
+                        b.fetched_at
+                            .map_or("at an unknown time".into(), |t| format!(
+                                "{} ago",
+                                age_words(t, now)
+                            ))
+                    ))
+                })
+                .collect();
+            self.note(
+                "statusline",
+                format!(
+                    "combined: {} from Claude Code's statusline",
+                    what.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// Refuses without a request when the statusline captured a pinned `five_hour` or
+    /// `seven_day`: the captures combined with the newest last good copy (or alone).
+    fn statusline_step(&mut self) -> Option<(Snapshot, Option<Value>)> {
+        if self.req.config.org.is_some() {
+            return None;
+        }
+        let (captures, path) = self.captures.as_ref()?;
+        let pinned = capture::pins(captures, self.req.now);
+        if pinned.is_empty() {
+            self.note("statusline", "skipped: no pinned bucket captured");
+            return None;
+        }
+        let base = self
+            .fallback
+            .iter()
+            .max_by_key(|(s, _)| s.fetched_at)
+            .cloned();
+        let (mut snap, raw) = match base {
+            Some(found) => found,
+            None => (capture::capture_only(captures, path.clone()), None),
+        };
+        capture::overlay(&mut snap, captures);
+        self.note(
+            "statusline",
+            format!(
+                "used: {} pinned as Claude Code's statusline saw it ({}); no request needed",
+                pinned.join(", "),
+                path.display()
+            ),
+        );
+        Some((snap, raw))
     }
 
     /// `s` with every known secret replaced by `<redacted>`. Defence in depth: no message is

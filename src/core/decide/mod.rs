@@ -9,11 +9,15 @@
 //!    refuse`), else refuse on the pinned bucket with the latest reset.
 //! 5. a known, refusing subscription refuses (17) whatever 1–4 said.
 //!
-//! Then, for a go only, the soft threshold (18).
+//! Then, for a go only, the soft threshold (18), and — with the bucket forecasts, which need
+//! the history — `--needs` (21, [`apply_needs`]).
 
 use chrono::{DateTime, Utc};
 
+mod explain;
+
 use crate::core::exit_codes::Exit;
+use crate::core::forecast::{self, BucketForecast};
 use crate::core::model::Family;
 use crate::core::policy::{OnUnknown, OverageMode, Policy};
 use crate::core::snapshot::{Bucket, BucketKind, Snapshot};
@@ -44,6 +48,9 @@ pub enum Reason {
     Subscription,
     /// The soft threshold was reached by the named bucket.
     Threshold(String),
+    /// `--needs DUR`: the named bucket is projected to reach its limit before the job ends
+    /// (and before its reset).
+    Needs(String),
     /// The reset lies beyond `--max-wait`; the inner reason is what blocks.
     MaxWait(Box<Reason>),
     /// The state is unknown.
@@ -52,13 +59,14 @@ pub enum Reason {
 
 impl Reason {
     /// The `reason` string in JSON: a bucket name, `overage`, `subscription`, `threshold`,
-    /// `max_wait` or `unknown`.
+    /// `needs`, `max_wait` or `unknown`.
     pub fn key(&self) -> &str {
         match self {
             Reason::Bucket(name) => name,
             Reason::Overage => "overage",
             Reason::Subscription => "subscription",
             Reason::Threshold(_) => "threshold",
+            Reason::Needs(_) => "needs",
             Reason::MaxWait(_) => "max_wait",
             Reason::Unknown => "unknown",
         }
@@ -79,6 +87,10 @@ pub struct BucketView {
     pub effective: Option<f64>,
     /// `effective >= 100`.
     pub pinned: bool,
+    /// Age of this bucket's reading at `now`, seconds (its own `fetched_at`, else the
+    /// snapshot's; 0 when taken after `now`; `None` when neither is known). `--max-age`
+    /// applies to each applicable bucket.
+    pub age_seconds: Option<i64>,
 }
 
 /// Whether plan limits govern the run at all.
@@ -122,6 +134,9 @@ pub struct Decision {
     pub subscription_note: String,
     /// The walk through the tree, one line a step, for `--explain`.
     pub trace: Vec<String>,
+    /// The forecast of each applicable, unpinned bucket (`forecast` in JSON, `status`); empty
+    /// unless the caller asked for it ([`apply_needs`]).
+    pub forecast: Vec<BucketForecast>,
 }
 
 impl Decision {
@@ -143,6 +158,7 @@ impl Decision {
             plan_limits: PlanLimits::NotApplicable(why),
             overage_note: None,
             subscription_note: "not checked (plan limits do not apply)".into(),
+            forecast: vec![],
         }
     }
 
@@ -211,10 +227,6 @@ fn latest<'a>(views: impl Iterator<Item = &'a BucketView>) -> Option<&'a BucketV
     best
 }
 
-fn pct(u: Option<f64>) -> String {
-    u.map_or_else(|| "unreadable".into(), |u| format!("{}%", fmt_pct(u)))
-}
-
 /// Formats a percent without noise: `33`, `99.99`, `0.07`.
 pub fn fmt_pct(u: f64) -> String {
     let s = format!("{u:.2}");
@@ -226,26 +238,58 @@ pub fn fmt_pct(u: f64) -> String {
 /// ([`Policy::replay`]).
 pub const MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Runs the decision tree. See the module docs for the rules.
+/// Runs the decision tree (module docs; DESIGN.md "The decision tree"). The steps decide;
+/// [`explain`] words each of them for `--explain`.
 pub fn decide(
     snapshot: &Snapshot,
     policy: &Policy,
     family: Family,
     now: DateTime<Utc>,
 ) -> Decision {
-    let mut trace = Vec::new();
-    let age_seconds = snapshot.fetched_at.map(|t| (now - t).num_seconds().max(0));
-    let max_age = i64::try_from(policy.max_age.as_secs()).unwrap_or(i64::MAX);
-    // On the real clock, a snapshot from the future (a host whose clock runs ahead, a clock
-    // stepped back) is not fresh for as long as it stays ahead: beyond the skew, unknown.
-    let ahead = (!policy.replay)
-        .then_some(snapshot.fetched_at)
-        .flatten()
-        .map(|t| (t - now).num_seconds())
-        .filter(|s| *s > MAX_CLOCK_SKEW.as_secs() as i64);
-    let fresh = ahead.is_none() && age_seconds.is_some_and(|a| a <= max_age);
+    let buckets = views(snapshot, family, now);
+    let freshness = Freshness::of(snapshot, &buckets, policy, now);
+    let overage = snapshot
+        .overage
+        .as_ref()
+        .map(|o| (o.available(now), o.unavailable_because(now)));
+    let mut d = Decision::walking(snapshot, buckets, &overage, freshness.age);
+    d.trace = explain::steps_1_to_3(snapshot, &d.buckets, family);
 
-    let buckets: Vec<BucketView> = snapshot
+    // Step 5 first in effect: a refusing subscription wins over 1–4 (fresh snapshots only).
+    if snapshot.subscription.as_ref().is_some_and(|s| s.refuses()) && freshness.fresh() {
+        return refuse_on_subscription(d);
+    }
+    // Steps 1–3 found a pinned bucket: step 4, extra usage.
+    if let Some(view) = latest(d.buckets.iter().filter(|v| v.pinned)).cloned() {
+        let available = overage.as_ref().is_some_and(|(a, _)| *a);
+        return step_overage(d, &view, available, policy, &freshness, now);
+    }
+    explain::nothing_pinned(&mut d, &freshness);
+    if snapshot.usage.is_none() {
+        return unknown(d, policy, snapshot.problems.clone());
+    }
+    let unreadable: Vec<String> = d
+        .buckets
+        .iter()
+        .filter(|v| v.applies && v.effective.is_none())
+        .map(|v| v.bucket.name.clone())
+        .collect();
+    if !unreadable.is_empty() {
+        return unknown(d, policy, vec![explain::unreadable(&unreadable)]);
+    }
+    if !freshness.fresh() {
+        let mut why = vec![explain::freshness(&freshness)];
+        why.extend(snapshot.problems.iter().cloned());
+        return unknown(d, policy, why);
+    }
+    soft_threshold(d, policy, now)
+}
+
+/// Every bucket of the snapshot as the rules see it at `now`: whether it applies to `family`,
+/// whether it has reset (then 0 %), pinned, and its own age.
+fn views(snapshot: &Snapshot, family: Family, now: DateTime<Utc>) -> Vec<BucketView> {
+    let age_at = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_seconds().max(0));
+    snapshot
         .usage
         .iter()
         .flat_map(|u| u.buckets.iter())
@@ -262,239 +306,232 @@ pub fn decide(
                 has_reset,
                 pinned: applies && effective.is_some_and(|u| u >= 100.0),
                 effective,
+                age_seconds: age_at(b.fetched_at.or(snapshot.fetched_at)),
                 bucket: b.clone(),
             }
         })
-        .collect();
-    let applicable: Vec<&BucketView> = buckets.iter().filter(|v| v.applies).collect();
-    let pinned: Vec<&BucketView> = applicable.iter().copied().filter(|v| v.pinned).collect();
-    let unreadable: Vec<&BucketView> = applicable
-        .iter()
-        .copied()
-        .filter(|v| v.effective.is_none())
-        .collect();
-    let hottest = applicable
-        .iter()
-        .filter(|v| v.effective.is_some())
-        .max_by(|a, b| {
-            a.effective
-                .partial_cmp(&b.effective)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-        .map(|v| v.bucket.name.clone());
+        .collect()
+}
 
-    // Steps 1–3, for the explanation.
-    let describe = |v: &BucketView| {
-        let state = if v.effective.is_none() {
-            "unreadable"
-        } else if v.pinned {
-            "PINNED"
-        } else {
-            "clear"
-        };
-        let reset = match (v.has_reset, v.bucket.resets_at) {
-            (true, _) => " (has reset: counts as 0%)".to_owned(),
-            (false, Some(r)) => format!(", resets {}", r.format("%Y-%m-%dT%H:%M:%SZ")),
-            (false, None) => String::new(),
-        };
-        format!(
-            "{} {}{reset} — {state}",
-            v.bucket.name,
-            pct(v.bucket.utilization)
-        )
-    };
-    let step = |n: u8, label: &str, pick: &dyn Fn(&BucketView) -> bool| {
-        let lines: Vec<String> = applicable
+/// How fresh the state is (DESIGN.md "Freshness"): the snapshot's age, how far it lies in the
+/// future (beyond [`MAX_CLOCK_SKEW`], real clock only), and the applicable buckets whose own
+/// reading (a statusline capture) is older than `--max-age` or from the future.
+pub(crate) struct Freshness {
+    /// Seconds the snapshot's `fetched_at` lies ahead of `now`, when beyond the skew.
+    pub(crate) ahead: Option<i64>,
+    /// Age of the snapshot at `now`, seconds (0 when fetched after `now`).
+    pub(crate) age: Option<i64>,
+    /// `--max-age`, seconds.
+    pub(crate) max_age: i64,
+    /// Applicable buckets whose own reading is too old or from the future.
+    pub(crate) stale_buckets: Vec<String>,
+}
+
+impl Freshness {
+    fn of(
+        snapshot: &Snapshot,
+        buckets: &[BucketView],
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let max_age = i64::try_from(policy.max_age.as_secs()).unwrap_or(i64::MAX);
+        let skew = MAX_CLOCK_SKEW.as_secs() as i64;
+        // On the real clock, a reading from the future (a host whose clock runs ahead, a clock
+        // stepped back) is not fresh for as long as it stays ahead: beyond the skew, unknown.
+        let ahead_of = |t: DateTime<Utc>| Some((t - now).num_seconds()).filter(|s| *s > skew);
+        let ahead = (!policy.replay)
+            .then_some(snapshot.fetched_at)
+            .flatten()
+            .and_then(ahead_of);
+        // --max-age applies per bucket: a statusline reading may be younger than the snapshot
+        // it was combined with, or older (DESIGN.md "Statusline").
+        let stale_buckets = buckets
             .iter()
-            .copied()
-            .filter(|v| pick(v))
-            .map(describe)
+            .filter(|v| v.applies)
+            .filter(|v| {
+                v.bucket.fetched_at.is_some_and(|t| {
+                    (!policy.replay && ahead_of(t).is_some())
+                        || v.age_seconds.is_none_or(|a| a > max_age)
+                })
+            })
+            .map(|v| v.bucket.name.clone())
             .collect();
-        let body = if lines.is_empty() {
-            "absent or null — clear".to_owned()
-        } else {
-            lines.join("; ")
-        };
-        format!("{n}. {label}: {body}")
-    };
-    if snapshot.usage.is_some() {
-        trace.push(step(1, "five_hour", &|v| {
-            v.bucket.kind == BucketKind::FiveHour
-        }));
-        trace.push(step(
-            2,
-            &format!("model weekly ({family}) and seven_day"),
-            &|v| matches!(step_of(&v.bucket.kind), 2 | 3),
-        ));
-        trace.push(step(3, "seven_day_oauth_apps", &|v| {
-            v.bucket.kind == BucketKind::SevenDayOauthApps
-        }));
-    } else {
-        trace.push("1–3. no usage body: the buckets cannot be read".into());
+        Freshness {
+            ahead,
+            age: snapshot.fetched_at.map(|t| (now - t).num_seconds().max(0)),
+            max_age,
+            stale_buckets,
+        }
     }
 
-    let subscription_note = match &snapshot.subscription {
-        None => "unchecked (the snapshot has no subscription; the OAuth token cannot read it)"
-            .to_owned(),
-        Some(s) if s.refuses() => format!("{} — refuses requests", s.status),
-        Some(s) => format!("{} — fine", s.status),
-    };
-    let overage_avail = snapshot
-        .overage
-        .as_ref()
-        .map(|o| (o.available(now), o.unavailable_because(now)));
-    let overage_note = match &overage_avail {
-        None => Some("no extra-usage data in the snapshot: not available".to_owned()),
-        Some((true, _)) => Some("extra usage is available".to_owned()),
-        Some((false, why)) => why.clone(),
-    };
+    /// Young enough for a go.
+    fn fresh(&self) -> bool {
+        self.ahead.is_none()
+            && self.age.is_some_and(|a| a <= self.max_age)
+            && self.stale_buckets.is_empty()
+    }
+}
 
-    let mut d = Decision {
-        verdict: Verdict::Go,
-        reason: None,
-        exit: Exit::Go,
-        resets_at: None,
-        waitable: false,
-        pinned: pinned.iter().map(|v| v.bucket.name.clone()).collect(),
-        buckets: buckets.clone(),
-        hottest,
-        unknown_because: vec![],
-        age_seconds,
-        plan_limits: PlanLimits::Apply,
-        overage_note,
-        subscription_note: subscription_note.clone(),
-        trace,
-    };
-    let freshness = match (ahead, age_seconds) {
-        (Some(s), _) => format!(
-            "snapshot fetched_at is {} ahead of this machine's clock (more than the {} min skew allowed): UNTRUSTED; check the clock of the host that wrote it",
-            humantime::format_duration(std::time::Duration::from_secs(s.unsigned_abs())),
-            MAX_CLOCK_SKEW.as_secs() / 60
-        ),
-        (None, Some(a)) if a <= max_age => {
-            format!("snapshot age {a}s ≤ --max-age {max_age}s: fresh")
+impl Decision {
+    /// A go on `buckets`, before any step has run: the pinned and hottest applicable buckets
+    /// and the notes on steps 4 and 5. `overage` is (available, why not) when the snapshot
+    /// has extra-usage data.
+    fn walking(
+        snapshot: &Snapshot,
+        buckets: Vec<BucketView>,
+        overage: &Option<(bool, Option<String>)>,
+        age_seconds: Option<i64>,
+    ) -> Decision {
+        let hottest = buckets
+            .iter()
+            .filter(|v| v.applies && v.effective.is_some())
+            .max_by(|a, b| {
+                a.effective
+                    .partial_cmp(&b.effective)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .map(|v| v.bucket.name.clone());
+        Decision {
+            verdict: Verdict::Go,
+            reason: None,
+            exit: Exit::Go,
+            resets_at: None,
+            waitable: false,
+            pinned: buckets
+                .iter()
+                .filter(|v| v.pinned)
+                .map(|v| v.bucket.name.clone())
+                .collect(),
+            buckets,
+            hottest,
+            unknown_because: vec![],
+            age_seconds,
+            plan_limits: PlanLimits::Apply,
+            overage_note: explain::overage_note(overage),
+            subscription_note: explain::subscription_note(snapshot),
+            trace: vec![],
+            forecast: vec![],
         }
-        (None, Some(a)) => format!("snapshot age {a}s > --max-age {max_age}s: STALE"),
-        (None, None) => "snapshot age unknown (no fetched_at): treated as stale".to_owned(),
-    };
+    }
+}
 
-    // Step 5 first in effect: a refusing subscription wins over 1–4 (fresh snapshots only).
-    if let Some(sub) = &snapshot.subscription
-        && sub.refuses()
-        && fresh
-    {
-        d.trace.push("4. overage: not consulted".into());
-        d.trace.push(format!(
-            "5. subscription: {subscription_note} → REFUSE (17)"
-        ));
+/// Step 5: the subscription refuses requests (17).
+fn refuse_on_subscription(mut d: Decision) -> Decision {
+    explain::subscription_refuses(&mut d);
+    d.verdict = Verdict::Refuse;
+    d.reason = Some(Reason::Subscription);
+    d.exit = Exit::Subscription;
+    d
+}
+
+/// Step 4 for the pinned bucket `view` (the latest reset among the pinned): extra usage
+/// absorbs it (go, billed), or the policy forbids billing (16), or the run is refused on the
+/// bucket; a billed go needs fresh data.
+fn step_overage(
+    mut d: Decision,
+    view: &BucketView,
+    available: bool,
+    policy: &Policy,
+    freshness: &Freshness,
+    now: DateTime<Utc>,
+) -> Decision {
+    d.resets_at = view.bucket.resets_at;
+    d.waitable = true;
+    let name = view.bucket.name.clone();
+    if available && policy.overage == OverageMode::Refuse {
+        explain::overage_forbidden(&mut d, &name);
         d.verdict = Verdict::Refuse;
-        d.reason = Some(Reason::Subscription);
-        d.exit = Exit::Subscription;
+        d.reason = Some(Reason::Overage);
+        d.exit = Exit::Overage;
+    } else if available && freshness.fresh() {
+        explain::billed(&mut d, &name, freshness);
+        d.verdict = Verdict::GoBilled;
+        d.reason = Some(Reason::Bucket(name));
+        d.waitable = false;
+        return d;
+    } else if available {
+        let why = explain::billed_but_stale(&mut d, &name, freshness);
+        return unknown(d, policy, vec![why]);
+    } else {
+        explain::refused_on_bucket(&mut d, &name);
+        d.verdict = Verdict::Refuse;
+        d.reason = Some(Reason::Bucket(name));
+        d.exit = exit_for(&view.bucket.kind);
+    }
+    explain::pinned_holds(&mut d, freshness);
+    apply_max_wait(d, policy, now)
+}
+
+/// The soft threshold (`--max-utilization`, 18), for a go only.
+fn soft_threshold(mut d: Decision, policy: &Policy, now: DateTime<Utc>) -> Decision {
+    let hot = d
+        .buckets
+        .iter()
+        .filter(|v| v.applies && v.effective.is_some_and(|u| u >= policy.max_utilization));
+    let Some(v) = latest(hot).cloned() else {
+        explain::under_threshold(&mut d, policy);
+        return d;
+    };
+    explain::threshold_reached(&mut d, &v, policy);
+    d.verdict = Verdict::Refuse;
+    d.reason = Some(Reason::Threshold(v.bucket.name.clone()));
+    d.exit = Exit::Threshold;
+    d.resets_at = v.bucket.resets_at;
+    d.waitable = v.bucket.resets_at.is_some();
+    apply_max_wait(d, policy, now)
+}
+
+/// The buckets a forecast covers (DESIGN.md "Forecast"): applicable, readable and not
+/// pinned (a pinned bucket is at its limit already; one absorbed by extra usage is not
+/// forecast).
+pub fn forecast_targets(d: &Decision) -> impl Iterator<Item = &BucketView> {
+    d.buckets
+        .iter()
+        .filter(|v| v.applies && !v.pinned && v.bucket.utilization.is_some())
+}
+
+/// The `--needs DUR` step, after the soft threshold (DESIGN.md "Forecast"). Keeps `forecast`
+/// (the forecasts of [`forecast_targets`], projected to `--max-utilization`) in the decision;
+/// then, when `policy.needs` is set and the decision is a go or a billed go, refuses with 21
+/// when one of them reaches its limit before `now` + DUR and before its reset (the earliest
+/// such bucket; basis `none` never does). `resets_at` is that bucket's reset: waiting for it
+/// lifts the refusal (`--max-wait` applies as for any refusal).
+pub fn apply_needs(
+    mut d: Decision,
+    forecast: Vec<BucketForecast>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Decision {
+    d.forecast = forecast;
+    let Some(needs) = policy.needs else {
+        return d;
+    };
+    let go = matches!(d.verdict, Verdict::Go | Verdict::GoBilled) && d.exit == Exit::Go;
+    if !go || d.plan_limits != PlanLimits::Apply {
         return d;
     }
-
-    if let Some(reason_view) = latest(pinned.iter().copied()) {
-        d.resets_at = reason_view.bucket.resets_at;
-        d.waitable = true;
-        let name = reason_view.bucket.name.clone();
-        let available = overage_avail.as_ref().is_some_and(|(a, _)| *a);
-        if available && policy.overage == OverageMode::Refuse {
-            d.trace.push(format!(
-                "4. overage: {name} pinned; extra usage is available but --overage refuse → REFUSE (16)"
-            ));
-            d.verdict = Verdict::Refuse;
-            d.reason = Some(Reason::Overage);
-            d.exit = Exit::Overage;
-        } else if available && fresh {
-            d.trace.push(format!(
-                "4. overage: {name} pinned; extra usage is available → GO, BILLED"
-            ));
-            d.trace
-                .push(format!("5. subscription: {subscription_note}"));
-            d.trace.push(freshness);
-            d.verdict = Verdict::GoBilled;
-            d.reason = Some(Reason::Bucket(name));
-            d.waitable = false;
-            return d;
-        } else if available {
-            d.trace.push(format!(
-                "4. overage: {name} pinned; extra usage was available but {freshness}"
-            ));
-            return unknown(
-                d,
-                policy,
-                vec![format!(
-                    "the snapshot is stale ({freshness}); extra usage may have changed"
-                )],
-            );
-        } else {
-            let why = d.overage_note.clone().unwrap_or_default();
-            d.trace.push(format!(
-                "4. overage: {} pinned; {why} → REFUSE on {name} (latest reset)",
-                d.pinned.join(", ")
-            ));
-            d.verdict = Verdict::Refuse;
-            d.reason = Some(Reason::Bucket(name));
-            d.exit = exit_for(&reason_view.bucket.kind);
-        }
-        d.trace
-            .push(format!("5. subscription: {subscription_note}"));
-        d.trace
-            .push(format!("{freshness} (a pinned refusal holds at any age)"));
-        return apply_max_wait(d, policy, now);
-    }
-
-    d.trace
-        .push("4. overage: nothing pinned — not needed".into());
-    d.trace
-        .push(format!("5. subscription: {subscription_note}"));
-    d.trace.push(freshness.clone());
-
-    if snapshot.usage.is_none() {
-        return unknown(d, policy, snapshot.problems.clone());
-    }
-    if !unreadable.is_empty() {
-        let names: Vec<String> = unreadable.iter().map(|v| v.bucket.name.clone()).collect();
-        return unknown(
-            d,
-            policy,
-            vec![format!(
-                "applicable bucket(s) unreadable: {}",
-                names.join(", ")
-            )],
-        );
-    }
-    if !fresh {
-        let mut why = vec![freshness];
-        why.extend(snapshot.problems.iter().cloned());
-        return unknown(d, policy, why);
-    }
-
-    // Soft threshold, for a go only.
-    let hot: Vec<&BucketView> = applicable
-        .iter()
-        .copied()
-        .filter(|v| v.effective.is_some_and(|u| u >= policy.max_utilization))
+    let until = now + chrono::Duration::from_std(needs).unwrap_or(chrono::Duration::MAX);
+    let targets: Vec<&str> = forecast_targets(&d)
+        .map(|v| v.bucket.name.as_str())
         .collect();
-    if let Some(v) = latest(hot.iter().copied()) {
-        d.trace.push(format!(
-            "threshold: {} at {}% ≥ --max-utilization {}% → REFUSE (18)",
-            v.bucket.name,
-            fmt_pct(v.effective.unwrap_or_default()),
-            fmt_pct(policy.max_utilization)
-        ));
-        d.verdict = Verdict::Refuse;
-        d.reason = Some(Reason::Threshold(v.bucket.name.clone()));
-        d.exit = Exit::Threshold;
-        d.resets_at = v.bucket.resets_at;
-        d.waitable = v.bucket.resets_at.is_some();
-        return apply_max_wait(d, policy, now);
-    }
-    d.trace.push(format!(
-        "threshold: every applicable bucket under {}% → GO",
-        fmt_pct(policy.max_utilization)
-    ));
-    d
+    let hit = forecast::first_reaching(
+        d.forecast
+            .iter()
+            .filter(|f| targets.contains(&f.bucket.as_str())),
+        until,
+    )
+    .cloned();
+    let Some(f) = hit else {
+        explain::needs_fit(&mut d, needs, policy);
+        return d;
+    };
+    explain::needs_refused(&mut d, &f, needs);
+    d.verdict = Verdict::Refuse;
+    d.reason = Some(Reason::Needs(f.bucket.clone()));
+    d.exit = Exit::Needs;
+    d.resets_at = f.resets_at;
+    d.waitable = f.resets_at.is_some();
+    apply_max_wait(d, policy, now)
 }
 
 /// The model families (Sonnet, Opus) a run could switch to and go unbilled, other than
@@ -524,14 +561,7 @@ fn unknown(mut d: Decision, policy: &Policy, because: Vec<String>) -> Decision {
         OnUnknown::Allow => Exit::Go,
         OnUnknown::Refuse => Exit::Unknown,
     };
-    d.trace.push(format!(
-        "state UNKNOWN ({}) → --on-unknown {}",
-        because.join("; "),
-        match policy.on_unknown {
-            OnUnknown::Allow => "allow: go with a warning",
-            OnUnknown::Refuse => "refuse: exit 20",
-        }
-    ));
+    explain::unknown(&mut d, &because, policy.on_unknown);
     d.unknown_because = because;
     d
 }
@@ -547,11 +577,7 @@ fn apply_max_wait(mut d: Decision, policy: &Policy, now: DateTime<Utc>) -> Decis
     }
     let limit = crate::core::time::add_saturating(now, wait.max_wait);
     if crate::core::time::add_saturating(resets_at, policy.grace) > limit {
-        d.trace.push(format!(
-            "max-wait: the reset {} (+ grace) lies beyond --max-wait {} → REFUSE (19)",
-            resets_at.format("%Y-%m-%dT%H:%M:%SZ"),
-            humantime::format_duration(wait.max_wait)
-        ));
+        explain::beyond_max_wait(&mut d, resets_at, wait.max_wait);
         let inner = d.reason.take().unwrap_or(Reason::Unknown);
         d.reason = Some(Reason::MaxWait(Box::new(inner)));
         d.exit = Exit::MaxWait;
@@ -591,6 +617,8 @@ mod tests {
             locked_reason: None,
             limit_dollars: None,
             used_dollars: None,
+            fetched_at: None,
+            source: None,
         }
     }
     fn five(u: f64, r: Option<DateTime<Utc>>) -> Bucket {
@@ -1077,5 +1105,172 @@ mod tests {
             sonnet(99.0, at(40)),
         ]));
         assert_eq!(d.hottest.as_deref(), Some("seven_day"));
+    }
+
+    #[test]
+    fn max_age_applies_to_each_bucket_reading() {
+        // A fresh snapshot whose five_hour reading (a statusline capture) is 2 h old.
+        let mut old = five(40.0, at(3));
+        old.fetched_at = Some(now() - chrono::Duration::hours(2));
+        old.source = Some("statusline".into());
+        let d = go(&snap(vec![old.clone(), week(10.0, at(40))]));
+        assert_eq!(d.verdict, Verdict::Unknown);
+        assert!(
+            d.unknown_because[0].contains("five_hour"),
+            "{:?}",
+            d.unknown_because
+        );
+        assert_eq!(d.buckets[0].age_seconds, Some(7200));
+        assert_eq!(d.buckets[1].age_seconds, Some(120));
+        let lenient = Policy {
+            max_age: std::time::Duration::from_secs(3 * 3600),
+            ..Policy::default()
+        };
+        assert_eq!(
+            run(&snap(vec![old.clone()]), &lenient, Family::Opus).verdict,
+            Verdict::Go
+        );
+        // An old snapshot with a fresh capture of five_hour still needs the rest to be fresh,
+        // but a pinned capture refuses at any age.
+        let mut fresh = five(100.0, at(3));
+        fresh.fetched_at = Some(now());
+        let mut s = snap(vec![fresh, week(10.0, at(40))]);
+        s.fetched_at = Some(now() - chrono::Duration::hours(5));
+        assert_eq!(go(&s).exit, Exit::FiveHour);
+        s.usage.as_mut().unwrap().buckets[0].utilization = Some(50.0);
+        assert_eq!(go(&s).verdict, Verdict::Unknown);
+        // A bucket reading from the future is not fresh (on the real clock).
+        let mut ahead = five(40.0, at(3));
+        ahead.fetched_at = Some(now() + chrono::Duration::hours(2));
+        assert_eq!(go(&snap(vec![ahead.clone()])).verdict, Verdict::Unknown);
+        let replay = Policy {
+            replay: true,
+            ..Policy::default()
+        };
+        assert_eq!(
+            run(&snap(vec![ahead]), &replay, Family::Opus).verdict,
+            Verdict::Go
+        );
+    }
+
+    /// Forecasts of the decision's targets from a history of `(minutes ago, percent)` per
+    /// bucket, all readings under the bucket's current reset.
+    fn forecasts(
+        d: &Decision,
+        series: &[(&str, &[(i64, f64)])],
+        limit: f64,
+    ) -> Vec<BucketForecast> {
+        forecast_targets(d)
+            .map(|v| {
+                let h: Vec<forecast::Reading> = series
+                    .iter()
+                    .filter(|(n, _)| *n == v.bucket.name)
+                    .flat_map(|(_, rs)| rs.iter())
+                    .map(|(ago, u)| forecast::Reading {
+                        fetched_at: now() - chrono::Duration::minutes(*ago),
+                        utilization: *u,
+                        resets_at: v.bucket.resets_at,
+                    })
+                    .collect();
+                forecast::forecast(
+                    &v.bucket.name,
+                    forecast::window_length(&v.bucket.kind),
+                    &h,
+                    None,
+                    now(),
+                    limit,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn needs_refuses_when_a_bucket_reaches_its_limit_within_the_job() {
+        // five_hour at 70 %, rising 20 %/h: 100 % in 1h 30m; it resets in 3 h.
+        let s = snap(vec![five(70.0, at(3)), week(30.0, at(48))]);
+        let rising: &[(i64, f64)] = &[(30, 60.0), (15, 65.0), (0, 70.0)];
+        let p = Policy {
+            needs: Some(Duration::from_secs(2 * 3600)),
+            ..Policy::default()
+        };
+        let d = run(&s, &p, Family::Opus);
+        let f = forecasts(&d, &[("five_hour", rising)], 100.0);
+        let d = apply_needs(d, f, &p, now());
+        assert_eq!(d.exit, Exit::Needs);
+        assert_eq!(d.verdict, Verdict::Refuse);
+        assert_eq!(d.reason.as_ref().map(Reason::key), Some("needs"));
+        assert_eq!(d.resets_at, at(3));
+        assert!(d.waitable);
+        assert_eq!(d.forecast.len(), 2);
+        // A 1-hour job fits.
+        let short = Policy {
+            needs: Some(Duration::from_secs(3600)),
+            ..Policy::default()
+        };
+        let d = run(&s, &short, Family::Opus);
+        let f = forecasts(&d, &[("five_hour", rising)], 100.0);
+        assert_eq!(apply_needs(d, f, &short, now()).exit, Exit::Go);
+        // Projected to --max-utilization 80: 30 min away, so even 1 h refuses.
+        let hot = Policy {
+            max_utilization: 80.0,
+            ..short.clone()
+        };
+        let d = run(&s, &hot, Family::Opus);
+        let f = forecasts(&d, &[("five_hour", rising)], 80.0);
+        assert_eq!(apply_needs(d, f, &hot, now()).exit, Exit::Needs);
+        // Without --needs the forecast is kept and nothing changes.
+        let d = run(&s, &Policy::default(), Family::Opus);
+        let f = forecasts(&d, &[("five_hour", rising)], 100.0);
+        let d = apply_needs(d, f, &Policy::default(), now());
+        assert_eq!(d.exit, Exit::Go);
+        assert_eq!(d.forecast[0].bucket, "five_hour");
+    }
+
+    #[test]
+    fn needs_spares_resets_absorbed_buckets_and_refusals() {
+        let p = Policy {
+            needs: Some(Duration::from_secs(10 * 3600)),
+            ..Policy::default()
+        };
+        let rising: &[(i64, f64)] = &[(30, 60.0), (15, 65.0), (0, 70.0)];
+        // The reset comes first (in 1 h; 100 % would be in 1h 30m): go.
+        let s = snap(vec![five(70.0, at(1))]);
+        let d = run(&s, &p, Family::Opus);
+        let f = forecasts(&d, &[("five_hour", rising)], 100.0);
+        assert_eq!(apply_needs(d, f, &p, now()).exit, Exit::Go);
+        // Pinned and absorbed by extra usage: go billed, not forecast.
+        let mut s = snap(vec![five(100.0, at(3))]);
+        s.overage = Some(extra(true));
+        let d = run(&s, &p, Family::Opus);
+        assert_eq!(d.verdict, Verdict::GoBilled);
+        let f = forecasts(&d, &[("five_hour", rising)], 100.0);
+        assert!(f.is_empty());
+        let d = apply_needs(d, f, &p, now());
+        assert_eq!(d.verdict, Verdict::GoBilled);
+        // A refusal stays what it was.
+        let s = snap(vec![five(100.0, at(3)), week(70.0, at(48))]);
+        let d = run(&s, &p, Family::Opus);
+        let f = forecasts(&d, &[("seven_day", rising)], 100.0);
+        assert_eq!(apply_needs(d, f, &p, now()).exit, Exit::FiveHour);
+        // A barely started window (basis none) never refuses.
+        let s = snap(vec![five(
+            70.0,
+            Some(now() + chrono::Duration::minutes(290)),
+        )]);
+        let d = run(&s, &p, Family::Opus);
+        let f = forecasts(&d, &[], 100.0);
+        assert_eq!(f[0].basis, forecast::Basis::None);
+        assert_eq!(apply_needs(d, f, &p, now()).exit, Exit::Go);
+        // With --wait, a reset beyond --max-wait is 19.
+        let waiting = Policy {
+            wait: Some(WaitPolicy {
+                max_wait: Duration::from_secs(3600),
+            }),
+            ..p.clone()
+        };
+        let s = snap(vec![five(70.0, at(3))]);
+        let d = run(&s, &waiting, Family::Opus);
+        let f = forecasts(&d, &[("five_hour", rising)], 100.0);
+        assert_eq!(apply_needs(d, f, &waiting, now()).exit, Exit::MaxWait);
     }
 }
