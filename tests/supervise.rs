@@ -275,7 +275,9 @@ fn a_run_without_a_model_turn_is_still_execd() {
         .run();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("(Claude Code)"));
-    assert!(out.stderr_json().get("supervised").is_none());
+    // Exec'd before any supervision (with or without the pre-flight's JSON line).
+    assert!(!out.stderr.contains("\"supervised\""), "{}", out.stderr);
+    assert!(api.messages().is_empty());
 }
 
 /// Spawns the guard in its own process group (as a CI runner starts a step), sends `sig` to
