@@ -5,11 +5,12 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Guard, Out, Reply, Seen, Server, epoch_ms_in, payload, write_credentials};
+use common::home::Home;
+use common::{Guard, Out, Reply, Seen, Server, epoch_ms_in, payload};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "sk-ant-oat01-CANARY-statusline-tests-7f3a";
@@ -51,37 +52,9 @@ fn limits(five: Value, five_in: i64, seven: Value) -> Value {
            "seven_day": {"used_percentage": seven, "resets_at": epoch_in(3 * 86_400)}})
 }
 
-struct Home {
-    dir: tempfile::TempDir,
-}
-
 impl Home {
     fn logged_in() -> Home {
-        let dir = tempfile::tempdir().unwrap();
-        write_credentials(
-            &dir.path().join(".claude"),
-            TOKEN,
-            epoch_ms_in(86_400),
-            &["user:inference", "user:profile"],
-        );
-        Home { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn cache(&self) -> PathBuf {
-        self.path().join("cache")
-    }
-
-    fn guard(&self, base: &str) -> Guard {
-        Guard::new()
-            .env("HOME", self.path())
-            .env("CLAUDE_GUARD_CACHE_DIR", self.cache())
-            .env("CLAUDE_GUARD_OAUTH_BASE_URL", base)
-            .cwd(self.path())
-            .timeout(Duration::from_secs(20))
+        Home::logged_in_with(TOKEN)
     }
 
     fn statusline(&self, base: &str, stdin: &str) -> Out {
@@ -118,17 +91,6 @@ impl Home {
             }
             many => panic!("{many:?}"),
         }
-    }
-
-    /// Moves the cached full snapshot's fetch time `secs` into the past.
-    fn age_cache(&self, secs: i64) {
-        let files = self.files("oauth-");
-        assert_eq!(files.len(), 1, "{files:?}");
-        let mut state: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
-        let at = (chrono::Utc::now() - chrono::Duration::seconds(secs)).to_rfc3339();
-        state["fetched_at"] = json!(at);
-        state["snapshot"]["fetched_at"] = json!(at);
-        std::fs::write(&files[0], state.to_string()).unwrap();
     }
 }
 
@@ -273,15 +235,17 @@ fn variants_of_the_stdin_are_validated() {
     let caps = home.captures();
     assert_eq!(caps["five_hour"], Value::Null);
     assert_eq!(caps["seven_day"]["utilization"], 31.0);
-    // A percent of 100 is a real reading: the line says the window is full.
+    // A percent of 100 is a real reading: the line says the window is full. Its reset is the
+    // stand-in's (the same window as the cached snapshot the first call's background refresh
+    // may already have fetched: an earlier reset would read as an older window).
     let full = home.statusline(
         &server.base,
-        &stdin_with(Some(limits(json!(100), 1800, json!(31))), "claude-opus-5-5"),
+        &stdin_with(Some(limits(json!(100), 3600, json!(31))), "claude-opus-5-5"),
     );
     assert!(full.stdout.contains("5h 100%"), "{}", full.stdout);
     assert!(
-        full.stdout.contains("5h full · resets in 30m")
-            || full.stdout.contains("5h full · resets in 29m"),
+        full.stdout.contains("5h full · resets in 1h")
+            || full.stdout.contains("5h full · resets in 59m"),
         "{}",
         full.stdout
     );
