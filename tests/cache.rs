@@ -5,71 +5,19 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use common::{Guard, Reply, Seen, Server, epoch_ms_in, write_credentials};
+use common::home::Home;
+use common::{Reply, Seen, Server};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "sk-ant-oat01-CANARY-cache-tests-0b1e";
 const PROFILE: &str = "oauth_profile__max20x_trimmed_user_rate_limit_tier.json";
 
-/// A logged-in HOME whose cache lives in `cache` (shared by every guard started from it).
-struct Home {
-    dir: tempfile::TempDir,
-}
-
 impl Home {
     fn logged_in() -> Home {
-        let dir = tempfile::tempdir().unwrap();
-        write_credentials(
-            &dir.path().join(".claude"),
-            TOKEN,
-            epoch_ms_in(86_400),
-            &["user:inference", "user:profile"],
-        );
-        Home { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn cache(&self) -> PathBuf {
-        self.path().join("cache")
-    }
-
-    fn guard(&self, base: &str) -> Guard {
-        Guard::new()
-            .env("HOME", self.path())
-            .env("CLAUDE_GUARD_CACHE_DIR", self.cache())
-            .env("CLAUDE_GUARD_OAUTH_BASE_URL", base)
-            .cwd(self.path())
-            .timeout(Duration::from_secs(20))
-    }
-
-    /// The one OAuth cache file.
-    fn oauth_file(&self) -> PathBuf {
-        let files: Vec<PathBuf> = std::fs::read_dir(self.cache())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                let n = p.file_name().unwrap().to_string_lossy().into_owned();
-                n.starts_with("oauth-") && n.ends_with(".json")
-            })
-            .collect();
-        assert_eq!(files.len(), 1, "{files:?}");
-        files[0].clone()
-    }
-
-    /// Moves the cached snapshot's fetch time `secs` into the past.
-    fn age_cache(&self, secs: i64) {
-        let path = self.oauth_file();
-        let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let at = (chrono::Utc::now() - chrono::Duration::seconds(secs)).to_rfc3339();
-        state["fetched_at"] = json!(at);
-        state["snapshot"]["fetched_at"] = json!(at);
-        std::fs::write(&path, state.to_string()).unwrap();
+        Home::logged_in_with(TOKEN)
     }
 }
 

@@ -4,74 +4,21 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Guard, Out, Reply, Seen, Server, epoch_ms_in, payload, write_credentials};
+use common::home::Home;
+use common::{Out, Reply, Seen, Server, epoch_ms_in, payload};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "sk-ant-oat01-CANARY-revalidate-tests-5e1f";
 const PROFILE: &str = "oauth_profile__max20x_trimmed_user_rate_limit_tier.json";
 const USAGE: &str = "/api/oauth/usage";
 
-/// A logged-in HOME with its own cache directory.
-struct Home {
-    dir: tempfile::TempDir,
-}
-
 impl Home {
     fn logged_in() -> Home {
-        let dir = tempfile::tempdir().unwrap();
-        write_credentials(
-            &dir.path().join(".claude"),
-            TOKEN,
-            epoch_ms_in(86_400),
-            &["user:inference", "user:profile"],
-        );
-        Home { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn cache(&self) -> PathBuf {
-        self.path().join("cache")
-    }
-
-    fn guard(&self, base: &str) -> Guard {
-        Guard::new()
-            .env("HOME", self.path())
-            .env("CLAUDE_GUARD_CACHE_DIR", self.cache())
-            .env("CLAUDE_GUARD_OAUTH_BASE_URL", base)
-            .cwd(self.path())
-            .timeout(Duration::from_secs(20))
-    }
-
-    fn oauth_file(&self) -> PathBuf {
-        std::fs::read_dir(self.cache())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| {
-                let n = p.file_name().unwrap().to_string_lossy().into_owned();
-                n.starts_with("oauth-") && n.ends_with(".json")
-            })
-            .expect("an oauth cache file")
-    }
-
-    fn state(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.oauth_file()).unwrap()).unwrap()
-    }
-
-    /// Moves the cached snapshot's fetch time `secs` into the past.
-    fn age_cache(&self, secs: i64) {
-        let path = self.oauth_file();
-        let mut state = self.state();
-        let at = (chrono::Utc::now() - chrono::Duration::seconds(secs)).to_rfc3339();
-        state["fetched_at"] = json!(at);
-        state["snapshot"]["fetched_at"] = json!(at);
-        std::fs::write(&path, state.to_string()).unwrap();
+        Home::logged_in_with(TOKEN)
     }
 
     /// Waits (at most 8 s) until the cache file satisfies `done`; returns its last state.

@@ -445,4 +445,5 @@ pub fn write_credentials(dir: &Path, token: &str, expires_at_ms: i64, scopes: &[
 }
 
 /// The stand-in Anthropic API for the real Claude Code (issue 11): see `standin.rs`.
+pub mod home;
 pub mod standin;
