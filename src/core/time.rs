@@ -1,5 +1,5 @@
 //! Time as people read it: RFC 3339 UTC and "in 2h 13m". Pure: "now" is an argument. Local
-//! time (which reads the system's zone) is formatted in [`crate::report`].
+//! time (which reads the system's zone) is formatted in the report layer.
 
 use chrono::{DateTime, Timelike, Utc};
 

@@ -525,8 +525,9 @@ pub fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
 /// The one place that makes a string from outside (a snapshot, bridge or server: object keys,
 /// `errors[]`, `account_email`, `org_uuid`, a `weekly_scoped` `display_name`, error messages)
 /// safe for every output. Applied when the string enters the model (the parsers here and
-/// [`crate::state::http::error_message`]), so text, `status`, `--explain`, GitHub annotations
-/// and outputs all print the same clean value; JSON output escapes it as JSON on top.
+/// `error_message` in the state layer's `http` module), so text, `status`, `--explain`,
+/// GitHub annotations and outputs all print the same clean value; JSON output escapes it as
+/// JSON on top.
 ///
 /// - control characters (newlines, ESC, DEL, C1) and Unicode bidi/format controls are dropped:
 ///   no second line, no terminal escape, no text reordered on screen;
