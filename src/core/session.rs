@@ -6,109 +6,8 @@
 //! parses it (commander's rules, research/claude-code-facts.md §6d).
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
 
-use crate::core::model::{OPTIONAL_VALUE, REQUIRED_VALUE, VARIADIC, is_option};
-
-/// One item (or group of items) of claude's argv.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Item {
-    /// An option with the argv range it covers (the option and its values) and its value.
-    Opt {
-        /// `--session-id`, `-p`, ... (`-pc` bundles are split into `-p`, `-c`).
-        name: String,
-        /// The value given (inline `--x=v` / `-xv`, or the next items).
-        value: Option<String>,
-        /// Whether the value was inline in the same item.
-        inline: bool,
-    },
-    /// A bundle of boolean short flags (`-pc`): the flags, each as `-x`.
-    Bundle(Vec<String>),
-    /// An operand (the prompt, or a subcommand).
-    Operand,
-    /// `--` and everything after it (operands).
-    Rest,
-}
-
-/// Splits argv into items, each with the range of argv it covers.
-fn walk(args: &[OsString]) -> Vec<(std::ops::Range<usize>, Item)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_bytes();
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        if arg == b"--" {
-            out.push((i..args.len(), Item::Rest));
-            break;
-        }
-        if !is_option(arg) {
-            out.push((i..i + 1, Item::Operand));
-            i += 1;
-            continue;
-        }
-        let long = arg.starts_with(b"--");
-        if long && let Some(eq) = arg.iter().position(|&b| b == b'=') {
-            out.push((
-                i..i + 1,
-                Item::Opt {
-                    name: text(&arg[..eq]),
-                    value: Some(text(&arg[eq + 1..])),
-                    inline: true,
-                },
-            ));
-            i += 1;
-            continue;
-        }
-        let name = text(arg);
-        if !long && arg.len() > 2 {
-            let short = text(&arg[..2]);
-            if REQUIRED_VALUE.contains(&short.as_str()) || OPTIONAL_VALUE.contains(&short.as_str())
-            {
-                out.push((
-                    i..i + 1,
-                    Item::Opt {
-                        name: short,
-                        value: Some(text(&arg[2..])),
-                        inline: true,
-                    },
-                ));
-            } else {
-                let flags = arg[1..]
-                    .iter()
-                    .map(|&c| format!("-{}", c as char))
-                    .collect();
-                out.push((i..i + 1, Item::Bundle(flags)));
-            }
-            i += 1;
-            continue;
-        }
-        let start = i;
-        i += 1;
-        let mut value = None;
-        if REQUIRED_VALUE.contains(&name.as_str()) {
-            value = args.get(i).map(|v| text(v.as_bytes()));
-            i = (i + 1).min(args.len());
-        } else if OPTIONAL_VALUE.contains(&name.as_str()) {
-            if let Some(v) = args.get(i).filter(|v| !is_option(v.as_bytes())) {
-                value = Some(text(v.as_bytes()));
-                i += 1;
-            }
-        } else if VARIADIC.contains(&name.as_str()) {
-            while args.get(i).is_some_and(|v| !is_option(v.as_bytes())) {
-                i += 1;
-            }
-        }
-        out.push((
-            start..i,
-            Item::Opt {
-                name,
-                value,
-                inline: false,
-            },
-        ));
-    }
-    out
-}
+use crate::core::model::{Token, TokenKind, tokens};
 
 /// What claude's argv says about sessions (and whether it runs a model turn at all).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -132,22 +31,25 @@ pub struct SessionArgs {
 /// Reads the session options of claude's argv (without argv[0]).
 pub fn session_args(args: &[OsString]) -> SessionArgs {
     let mut out = SessionArgs::default();
-    let mut flags = Vec::new();
-    for (_, item) in walk(args) {
-        match item {
-            Item::Opt { name, value, .. } => flags.push((name, value)),
-            Item::Bundle(b) => flags.extend(b.into_iter().map(|f| (f, None))),
-            Item::Operand | Item::Rest => {}
-        }
-    }
-    for (name, value) in &flags {
+    for token in tokens(args) {
+        let TokenKind::Opt {
+            name,
+            value,
+            clustered,
+            ..
+        } = token.kind
+        else {
+            continue;
+        };
+        let value = value.map(|v| String::from_utf8_lossy(&v).into_owned());
         match name.as_str() {
-            "--session-id" => out.session_id = value.clone(),
-            "-r" | "--resume" => out.resume = Some(value.clone().filter(|v| !v.is_empty())),
+            "--session-id" => out.session_id = value,
+            "-r" | "--resume" => out.resume = Some(value.filter(|v| !v.is_empty())),
             "-c" | "--continue" => out.continue_session = true,
             "--fork-session" => out.fork_session = true,
             "--no-session-persistence" => out.no_session_persistence = true,
-            "-p" | "--print" => out.print = true,
+            // Print mode is an exact `-p` / `--print` (DESIGN.md): `-pc` is interactive.
+            "-p" | "--print" if !clustered => out.print = true,
             "-h" | "--help" => out.no_model_turn = true,
             "-v" | "-V" | "--version" if args.len() == 1 => out.no_model_turn = true,
             _ => {}
@@ -208,23 +110,57 @@ pub fn resume_argv(argv: &[OsString], session_id: &str, prompt: &str) -> Vec<OsS
         "-p",
         "--print",
     ];
+    let toks = tokens(argv);
     let mut out: Vec<OsString> = Vec::new();
-    for (range, item) in walk(argv) {
-        match item {
-            Item::Opt { name, .. } if DROP.contains(&name.as_str()) => {}
-            Item::Opt { .. } => out.extend_from_slice(&argv[range]),
-            Item::Bundle(flags) => {
-                let kept: String = flags
-                    .iter()
-                    .filter(|f| !DROP.contains(&f.as_str()))
-                    .map(|f| &f[1..])
-                    .collect();
-                if !kept.is_empty() {
-                    out.push(OsString::from(format!("-{kept}")));
+    let mut k = 0;
+    while k < toks.len() {
+        let Token { range, kind } = &toks[k];
+        match kind {
+            TokenKind::Opt {
+                clustered: true, ..
+            } => {
+                // The parts of one short cluster (`-pcd`, `-pn NAME`) share its argv item:
+                // keep the parts that are not dropped, as one cluster, with a value item.
+                let start = range.start;
+                let mut letters = String::new();
+                let mut value_items = None;
+                while let Some(Token { range, kind }) =
+                    toks.get(k).filter(|t| t.range.start == start)
+                {
+                    match kind {
+                        TokenKind::Opt {
+                            name,
+                            value,
+                            inline,
+                            ..
+                        } if !DROP.contains(&name.as_str()) => {
+                            letters.push_str(&name[1..]);
+                            match value {
+                                Some(v) if *inline => letters.push_str(&String::from_utf8_lossy(v)),
+                                _ if range.len() > 1 => value_items = Some(start + 1..range.end),
+                                _ => {}
+                            }
+                        }
+                        TokenKind::Unknown(name) => letters.push_str(&name[1..]),
+                        _ => {}
+                    }
+                    k += 1;
                 }
+                if !letters.is_empty() {
+                    out.push(OsString::from(format!("-{letters}")));
+                    if let Some(items) = value_items {
+                        out.extend_from_slice(&argv[items]);
+                    }
+                }
+                continue;
             }
-            Item::Operand | Item::Rest => {}
+            TokenKind::Opt { name, .. } if DROP.contains(&name.as_str()) => {}
+            TokenKind::Opt { .. } | TokenKind::Unknown(_) => {
+                out.extend_from_slice(&argv[range.clone()]);
+            }
+            TokenKind::Operand | TokenKind::Rest => {}
         }
+        k += 1;
     }
     out.extend(
         ["--resume", session_id, "-p", "--", prompt]
@@ -262,8 +198,10 @@ mod tests {
         assert_eq!(plan(&a, "N"), SessionPlan::Named("S".into()));
         let a = session_args(&v(&["-p", "--resume=S", "go on"]));
         assert_eq!(plan(&a, "N"), SessionPlan::Named("S".into()));
+        // `-pc` continues, but is no exact `-p`: interactive, as claude (and the guard's own
+        // argv parser) reads it (DESIGN.md "The run's model family").
         let a = session_args(&v(&["-pc", "go on"]));
-        assert!(a.print && a.continue_session);
+        assert!(!a.print && a.continue_session);
         assert_eq!(plan(&a, "N"), SessionPlan::Newest);
         // `-r` followed by an option takes no id.
         let a = session_args(&v(&["-r", "-p", "go on"]));
@@ -326,6 +264,26 @@ mod tests {
         assert_eq!(
             resume_argv(&v(&["-pcd", "--", "-x prompt"]), "S", "go"),
             v(&["-d", "--resume", "S", "-p", "--", "go"])
+        );
+        // A value-taking flag inside a cluster keeps its value (`-pn NAME`), and a variadic
+        // flag's first value is a value even when it looks like an option.
+        assert_eq!(
+            resume_argv(&v(&["-pn", "job", "task"]), "S", "go"),
+            v(&["-n", "job", "--resume", "S", "-p", "--", "go"])
+        );
+        // (claude reads `task` as a second tool name too: the values run to the next option.)
+        assert_eq!(
+            resume_argv(&v(&["-p", "--allowedTools", "--resume", "task"]), "S", "go"),
+            v(&[
+                "--allowedTools",
+                "--resume",
+                "task",
+                "--resume",
+                "S",
+                "-p",
+                "--",
+                "go"
+            ])
         );
         // A value that looks like the prompt stays with its option.
         assert_eq!(

@@ -76,7 +76,7 @@ impl ClaudeArgs {
 }
 
 /// Options of the `claude` root command that take a required value (`--opt X`, `--opt=X`).
-pub(crate) const REQUIRED_VALUE: &[&str] = &[
+const REQUIRED_VALUE: &[&str] = &[
     "--debug-file",
     "--output-format",
     "--json-schema",
@@ -155,7 +155,7 @@ pub(crate) const REQUIRED_VALUE: &[&str] = &[
 ];
 
 /// Options that consume values until the next item starting with `-`.
-pub(crate) const VARIADIC: &[&str] = &[
+const VARIADIC: &[&str] = &[
     "--allowedTools",
     "--allowed-tools",
     "--disallowedTools",
@@ -170,7 +170,7 @@ pub(crate) const VARIADIC: &[&str] = &[
 ];
 
 /// Options with an optional value: they consume the next item when it does not start with `-`.
-pub(crate) const OPTIONAL_VALUE: &[&str] = &[
+const OPTIONAL_VALUE: &[&str] = &[
     "-d",
     "--debug",
     "--prompt-suggestions",
@@ -216,7 +216,7 @@ const BACKGROUND_VERBS: &[&str] = &["attach", "logs", "stop", "kill", "respawn",
 const PLUGIN_MODEL_VERBS: &[&str] = &["eval", "test"];
 
 /// Commander's "looks like an option": longer than one character and starting with `-`.
-pub(crate) fn is_option(arg: &[u8]) -> bool {
+fn is_option(arg: &[u8]) -> bool {
     arg.len() > 1 && arg[0] == b'-'
 }
 
@@ -259,43 +259,76 @@ fn arity(name: &str) -> Arity {
     }
 }
 
-/// Parses claude's argv (without argv[0]) as Claude Code's commander parser does: `--` ends
+/// One item of claude's argv as Claude Code's commander parser reads it ([`tokens`]), with the
+/// range of argv it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Token {
+    /// The argv indexes it covers: an option and the items it consumed as values; for the
+    /// parts of a short cluster (`-pc`, `-pn NAME`) the cluster's item, and the value's item.
+    pub(crate) range: std::ops::Range<usize>,
+    /// What it is.
+    pub(crate) kind: TokenKind,
+}
+
+/// What a [`Token`] is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    /// An option (`--model`, `-p`, a part of a cluster). `value`: the value it was given, when
+    /// it takes one and got one (variadic options keep none); `inline`: `--x=v` / `-xv`;
+    /// `clustered`: a part of a short cluster such as `-pc` (which is not print mode).
+    Opt {
+        name: String,
+        value: Option<Vec<u8>>,
+        inline: bool,
+        clustered: bool,
+    },
+    /// A short item that is no known option nor cluster (`-zq`): an unknown option, whole.
+    Unknown(String),
+    /// An operand: the prompt, or a subcommand word.
+    Operand,
+    /// `--` and every item after it (operands).
+    Rest,
+}
+
+/// Splits claude's argv (without argv[0]) as Claude Code's commander parser does: `--` ends
 /// options; required-value options always consume the next item; optional-value options only
 /// a non-option item; variadic ones consume their first value unconditionally, then until the
 /// next option; `--opt=value` and `-nVALUE`; bundled short flags (`-pc`, and `-pn NAME`, where
-/// `-n` takes the next item). A prompt that contains `--model` is a prompt. Never fails:
-/// unknown options are taken as booleans and listed in `unknown_options`.
-pub fn parse_claude_args(args: &[OsString]) -> ClaudeArgs {
-    let mut out = ClaudeArgs::default();
-    // argv indexes of the operands: the prompt and subcommand words.
-    let mut operands: Vec<usize> = Vec::new();
-    let mut help = false;
+/// `-n` takes the next item). The one walk of claude's argv: [`parse_claude_args`] and the
+/// supervisor's session handling both read it.
+pub(crate) fn tokens(args: &[OsString]) -> Vec<Token> {
+    let mut out = Vec::new();
     let mut i = 0;
     // The rest of a short-option cluster still to read (`-pn` → `-n`), at argv index `i`.
     let mut pending: Option<Vec<u8>> = None;
+    let opt = |name: String, value: Option<&[u8]>, inline: bool, clustered: bool| TokenKind::Opt {
+        name,
+        value: value.map(<[u8]>::to_vec),
+        inline,
+        clustered,
+    };
     while i < args.len() {
         let (arg, clustered): (Vec<u8>, bool) = match pending.take() {
             Some(rest) => (rest, true),
             None => (bytes(&args[i]).to_vec(), false),
         };
+        let mut push = |range: std::ops::Range<usize>, kind| out.push(Token { range, kind });
         if !clustered && arg == b"--" {
-            out.terminator = Some(i);
-            operands.extend(i + 1..args.len());
+            push(i..args.len(), TokenKind::Rest);
             break;
         }
         if !is_option(&arg) {
-            operands.push(i);
+            push(i..i + 1, TokenKind::Operand);
             i += 1;
             continue;
         }
         let long = arg.starts_with(b"--");
         // `--opt=value`
         if long && let Some(eq) = arg.iter().position(|&b| b == b'=') {
-            let name = text(&arg[..eq]);
-            if arity(&name) == Arity::None {
-                out.unknown_options.push(name.clone());
-            }
-            record(&mut out, &name, Some(&arg[eq + 1..]), i, true);
+            push(
+                i..i + 1,
+                opt(text(&arg[..eq]), Some(&arg[eq + 1..]), true, false),
+            );
             i += 1;
             continue;
         }
@@ -306,33 +339,36 @@ pub fn parse_claude_args(args: &[OsString]) -> ClaudeArgs {
             let short = text(&arg[..2]);
             match arity(&short) {
                 Arity::Required | Arity::Optional => {
-                    record(&mut out, &short, Some(&arg[2..]), i, true);
+                    push(i..i + 1, opt(short, Some(&arg[2..]), true, clustered));
                     i += 1;
                 }
                 _ if SHORT_BOOLEAN.contains(&short.as_str()) => {
-                    record_flag(&mut out, &short, true, &mut help);
+                    push(i..i + 1, opt(short, None, false, true));
                     let mut rest = vec![b'-'];
                     rest.extend_from_slice(&arg[2..]);
                     pending = Some(rest);
                 }
                 _ => {
-                    out.unknown_options.push(name);
+                    push(i..i + 1, TokenKind::Unknown(name));
                     i += 1;
                 }
             }
             continue;
         }
+        let start = i;
         match arity(&name) {
             Arity::Required => {
                 let value = args.get(i + 1).map(|v| bytes(v));
-                record(&mut out, &name, value, i + 1, false);
                 i += 2;
+                push(start..i.min(args.len()), opt(name, value, false, clustered));
             }
             Arity::Optional => {
                 i += 1;
-                if args.get(i).is_some_and(|v| !is_option(bytes(v))) {
+                let value = args.get(i).map(|v| bytes(v)).filter(|v| !is_option(v));
+                if value.is_some() {
                     i += 1;
                 }
+                push(start..i, opt(name, value, false, clustered));
             }
             Arity::Variadic => {
                 // The first value is taken whatever it looks like (`--allowedTools --model`).
@@ -340,11 +376,50 @@ pub fn parse_claude_args(args: &[OsString]) -> ClaudeArgs {
                 while args.get(i).is_some_and(|v| !is_option(bytes(v))) {
                     i += 1;
                 }
+                push(start..i.min(args.len()), opt(name, None, false, clustered));
             }
             Arity::None => {
-                record_flag(&mut out, &name, clustered, &mut help);
+                push(i..i + 1, opt(name, None, false, clustered));
                 i += 1;
             }
+        }
+    }
+    out
+}
+
+/// Parses claude's argv (without argv[0]) into what matters to the guard, from [`tokens`]. A
+/// prompt that contains `--model` is a prompt. Never fails: unknown options are taken as
+/// booleans and listed in `unknown_options`.
+pub fn parse_claude_args(args: &[OsString]) -> ClaudeArgs {
+    let mut out = ClaudeArgs::default();
+    // argv indexes of the operands: the prompt and subcommand words.
+    let mut operands: Vec<usize> = Vec::new();
+    let mut help = false;
+    for Token { range, kind } in tokens(args) {
+        match kind {
+            TokenKind::Rest => {
+                out.terminator = Some(range.start);
+                operands.extend(range.start + 1..range.end);
+            }
+            TokenKind::Operand => operands.push(range.start),
+            TokenKind::Unknown(name) => out.unknown_options.push(name),
+            TokenKind::Opt {
+                name,
+                value,
+                inline,
+                clustered,
+            } => match (arity(&name), inline) {
+                (Arity::None, true) => {
+                    out.unknown_options.push(name.clone());
+                    record(&mut out, &name, value.as_deref(), range.start, true);
+                }
+                (Arity::None, false) => record_flag(&mut out, &name, clustered, &mut help),
+                (_, true) => record(&mut out, &name, value.as_deref(), range.start, true),
+                (Arity::Required, false) => {
+                    record(&mut out, &name, value.as_deref(), range.start + 1, false)
+                }
+                (Arity::Optional | Arity::Variadic, false) => {}
+            },
         }
     }
     out.no_turn = no_turn(args, &out, &operands, help);
