@@ -312,7 +312,7 @@ impl Entry {
     /// `deadline`. Never blocks past that.
     pub fn lock(&self, deadline: &Deadline) -> Lock {
         // A background refresh holds the lock it inherited from the guard that started it.
-        if let Some(held) = crate::state::refresh::adopted_lock(&self.lock_path()) {
+        if let Some(held) = adopted_lock(&self.lock_path()) {
             return Lock::Held(held);
         }
         self.lock_for(LOCK_WAIT.min(deadline.remaining()))
@@ -511,6 +511,29 @@ fn open_trusted(
         Some(why) => Err(Refused::Untrusted(why)),
         None => Ok((file, meta)),
     }
+}
+
+/// The fetch lock file this process inherited locked (a background refresh's fetching stage,
+/// through `state::refresh`); set once, at its start.
+static ADOPTED: std::sync::OnceLock<File> = std::sync::OnceLock::new();
+
+/// Records `file` as the fetch lock this process inherited (already locked by its parent).
+pub fn adopt_lock(file: File) {
+    let _ = ADOPTED.set(file);
+}
+
+/// The inherited fetch lock, when `lock_path` names the file this process inherited locked:
+/// a guard on the same open file description (so taking it cannot block). `None` otherwise,
+/// and in every process but a background refresh.
+fn adopted_lock(lock_path: &Path) -> Option<Flock<File>> {
+    use std::os::unix::fs::MetadataExt;
+    let adopted = ADOPTED.get()?;
+    let mine = adopted.metadata().ok()?;
+    let theirs = std::fs::metadata(lock_path).ok()?;
+    if (mine.dev(), mine.ino()) != (theirs.dev(), theirs.ino()) {
+        return None;
+    }
+    Flock::lock(adopted.try_clone().ok()?, FlockArg::LockExclusiveNonblock).ok()
 }
 
 #[cfg(test)]

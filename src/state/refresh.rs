@@ -18,7 +18,7 @@
 //!    and exits at once. The fetching process is thus nobody's child that could stay a
 //!    zombie under `claude`, and the lock stays held (by the open file description it
 //!    inherited) from the moment the guard took it until the fetch is written.
-//! 3. The fetching process ([`run`]) adopts the inherited lock ([`adopted_lock`], which
+//! 3. The fetching process ([`run`]) adopts the inherited lock ([`crate::state::cache::adopt_lock`], which
 //!    [`crate::state::cache::Entry::lock`] consults), runs the source chain for that one live
 //!    source with `refresh` on — the same back-off, rejected-token and hourly-budget checks
 //!    and the same recording of a failure as a foreground fetch — and exits. A watchdog
@@ -32,15 +32,12 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::IsTerminal;
 use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::FlockArg;
 
 use crate::core::decide;
 use crate::core::exit_codes::Exit;
@@ -218,9 +215,6 @@ pub enum Stage {
     Fetch,
 }
 
-/// The lock file this process inherited as its stdin (the fetching stage only).
-static ADOPTED: OnceLock<File> = OnceLock::new();
-
 /// Takes over the fetch lock inherited on stdin, when stdin is a regular file (the lock file
 /// [`spawn_background`] passed on); a terminal or pipe is ignored.
 fn adopt_stdin_lock() {
@@ -233,21 +227,8 @@ fn adopt_stdin_lock() {
     };
     let file = File::from(fd);
     if file.metadata().is_ok_and(|m| m.is_file()) {
-        let _ = ADOPTED.set(file);
+        cache::adopt_lock(file);
     }
-}
-
-/// The inherited fetch lock, when `lock_path` names the file this process inherited locked:
-/// a guard on the same open file description (so taking it cannot block). `None` otherwise,
-/// and in every process but a background refresh.
-pub fn adopted_lock(lock_path: &Path) -> Option<Flock<File>> {
-    let adopted = ADOPTED.get()?;
-    let mine = adopted.metadata().ok()?;
-    let theirs = std::fs::metadata(lock_path).ok()?;
-    if (mine.dev(), mine.ino()) != (theirs.dev(), theirs.ino()) {
-        return None;
-    }
-    Flock::lock(adopted.try_clone().ok()?, FlockArg::LockExclusiveNonblock).ok()
 }
 
 /// The `__refresh` subcommand: `stage` detach or fetch, for the live `source`, with `--org`.
