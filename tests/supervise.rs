@@ -697,15 +697,20 @@ fn mid_flight_reads_stay_within_the_caches_hourly_budget() {
 fn a_terminal_ctrl_c_reaches_claude_from_the_terminal_and_is_not_repeated() {
     // `script` runs the guard on a new pseudo-terminal; a ^C written to it makes the kernel
     // send SIGINT to the terminal's foreground process group: claude and the guard.
+    // `exec`: script starts `$SHELL -c`, and a shell that stays as the guard's parent (dash
+    // does) dies of that SIGINT itself, so script would report 130 whatever the guard did.
     let api = StandIn::start(vec![Turn::text("slow").after(Duration::from_secs(40))]);
     api.set_usage(five_hour_at(40.0, epoch_in(3600)));
     let g = Guard::program("script");
     let home = g.home.path().to_owned();
     let command = format!(
-        "'{}' run --supervise --json -- -p task",
+        "exec '{}' run --supervise --json -- -p task",
         common::bin().display()
     );
-    let mut g = configure(g, &api, &home).args(["-qefc", &command, "/dev/null"]);
+    let mut g =
+        configure(g, &api, &home)
+            .env("SHELL", "/bin/sh")
+            .args(["-qefc", &command, "/dev/null"]);
     let start = Instant::now();
     let mut child = g
         .command()
