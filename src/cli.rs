@@ -123,7 +123,7 @@ pub struct CompletionsArgs {
 /// `man [--out-dir DIR]`.
 #[derive(Debug, Args)]
 pub struct ManArgs {
-    /// Write claude-guard.1 and claude-guard-<command>.1 into this directory instead.
+    /// Write claude-guard.1 and `claude-guard-<command>.1` into this directory instead.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<std::path::PathBuf>,
 }
@@ -306,7 +306,7 @@ pub struct RunArgs {
     pub claude_args: Vec<OsString>,
 }
 
-/// Parses the guard's command line (argv[0] first). Like `Cli::try_parse_from`, and also:
+/// Parses the guard's command line (`argv[0]` first). Like `Cli::try_parse_from`, and also:
 /// when the user wrote `--` after `run`, everything before it is the guard's, so an argument
 /// there that is no guard option (a typo such as `run --wiat -- -p x`) is a usage error naming
 /// it, instead of being passed on to claude.
@@ -423,7 +423,7 @@ pub struct RefreshArgs {
 
     /// The live source to fetch from.
     #[arg(long, value_enum)]
-    pub source: crate::state::sources::SourceChoice,
+    pub source: crate::state::refresh::LiveSource,
 
     /// `--org` of the guard that started it.
     #[arg(long)]

@@ -479,7 +479,20 @@ pub fn internal(argv: &[OsString]) -> Option<Exit> {
         return None;
     }
     Some(match crate::cli::RefreshArgs::try_parse_from(&argv[2..]) {
-        Ok(a) => crate::state::refresh::run(a.stage, a.source, a.org),
+        Ok(a) => crate::state::refresh::run(a.stage, a.source, a.org, |source, org| {
+            use crate::state::sources;
+            let config = sources::SourceConfig {
+                source: sources::SourceChoice::from(source),
+                org,
+                ..sources::SourceConfig::default()
+            };
+            let _ = sources::load(&sources::Request {
+                config: &config,
+                now: chrono::Utc::now(),
+                family: crate::core::model::Family::Opus,
+                refresh: true,
+            });
+        }),
         Err(_) => Exit::Usage,
     })
 }

@@ -12,7 +12,6 @@ use crate::report::statusline::{self as line, LineInput};
 use crate::state::cache::{self, Entry, State};
 use crate::state::capture::{self, Captures};
 use crate::state::credentials::{self, Lookup};
-use crate::state::sources::SourceChoice;
 use crate::state::{claude_files, history, oauth, refresh, source};
 
 /// Whether colour is wanted: Claude Code shows the line's ANSI colours (its stdout is a pipe,
@@ -42,7 +41,7 @@ fn cached_snapshot(entry: &Entry) -> (Option<Snapshot>, Option<State>) {
     (snap.usage.is_some().then_some(snap), Some(state))
 }
 
-/// Starts the shared detached background refresh ([`refresh::spawn_background`]) when the
+/// Starts the shared detached background refresh ([`refresh::spawn_background_unless_newer`]) when the
 /// cached snapshot is older than its TTL (or missing) and a request may be sent now (no
 /// back-off, hourly budget left, the token usable). Never waits for the network.
 fn refresh_if_stale(
@@ -70,7 +69,7 @@ fn refresh_if_stale(
         }
     }
     let seen = state.and_then(|s| s.fetched_at);
-    let _ = refresh::spawn_background_unless_newer(entry, SourceChoice::Oauth, None, seen);
+    let _ = refresh::spawn_background_unless_newer(entry, refresh::LiveSource::Oauth, None, seen);
 }
 
 /// Runs the statusline and returns its line (without a newline).

@@ -26,7 +26,7 @@ use crate::core::snapshot::{BucketKind, Snapshot};
 /// A model switch the guard will make.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Switch {
-    /// claude's argv (without argv[0]) with the model switched.
+    /// claude's argv (without `argv[0]`) with the model switched.
     pub argv: Vec<OsString>,
     /// The fallback's family.
     pub family: Family,

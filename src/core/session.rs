@@ -28,7 +28,7 @@ pub struct SessionArgs {
     pub no_model_turn: bool,
 }
 
-/// Reads the session options of claude's argv (without argv[0]).
+/// Reads the session options of claude's argv (without `argv[0]`).
 pub fn session_args(args: &[OsString]) -> SessionArgs {
     let mut out = SessionArgs::default();
     for token in tokens(args) {

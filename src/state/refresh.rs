@@ -3,7 +3,7 @@
 //!
 //! The mechanism, shared by every caller (the guard's source chain, the statusline):
 //!
-//! 1. [`spawn_background_unless_newer`] (or [`spawn_background`]) takes the cache entry's
+//! 1. [`spawn_background_unless_newer`] takes the cache entry's
 //!    fetch lock (`<entry>.lock`, the same `flock` foreground fetches take) *without
 //!    waiting*. When another process holds it (a foreground fetch, or a refresh already
 //!    running), or the entry was refreshed since the caller read it, nothing is started: one
@@ -20,7 +20,8 @@
 //!    inherited) from the moment the guard took it until the fetch is written.
 //! 3. The fetching process ([`run`]) adopts the inherited lock ([`crate::state::cache::adopt_lock`], which
 //!    [`crate::state::cache::Entry::lock`] consults), runs the source chain for that one live
-//!    source with `refresh` on — the same back-off, rejected-token and hourly-budget checks
+//!    source with `refresh` on (handed in by the caller as a function: the chain starts
+//!    refreshes, so this module does not import it) — the same back-off, rejected-token and hourly-budget checks
 //!    and the same recording of a failure as a foreground fetch — and exits. A watchdog
 //!    ends it [`WATCHDOG`] after it started, whatever happens (the fetch deadline is
 //!    [`crate::state::http::BUDGET`]); it starts nothing itself.
@@ -44,7 +45,6 @@ use crate::core::exit_codes::Exit;
 use crate::core::model::Family;
 use crate::core::snapshot::Snapshot;
 use crate::state::cache::{self, Entry};
-use crate::state::sources::{self, SourceChoice, SourceConfig};
 
 /// The internal command of the background refresh (`claude-guard __refresh ...`).
 pub const COMMAND: &str = "__refresh";
@@ -61,7 +61,7 @@ pub const NEAR_PERCENT: f64 = cache::HOT_PERCENT;
 pub const NEAR_MARGIN: f64 = 10.0;
 
 /// When a stale cached snapshot may be decided on at once (stale-while-revalidate): the
-/// parts of the policy that bound it. `None` in [`SourceConfig::revalidate`] turns it off.
+/// parts of the policy that bound it. `None` in the source options (`revalidate`) turns it off.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Revalidate {
     /// `--max-age`: a snapshot older than this is never served stale.
@@ -104,7 +104,7 @@ pub fn near_limit(
         })
 }
 
-/// What [`spawn_background`] did.
+/// What [`spawn_background_unless_newer`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Spawned {
     /// A refresh process was started; it holds the entry's fetch lock.
@@ -131,36 +131,38 @@ impl Spawned {
     }
 }
 
-/// The command-line name of a live source.
-fn source_name(source: SourceChoice) -> Option<&'static str> {
-    match source {
-        SourceChoice::Oauth => Some("oauth"),
-        SourceChoice::Web => Some("web"),
-        _ => None,
+/// The live source a background refresh fetches from (`__refresh --source oauth|web`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LiveSource {
+    /// The OAuth usage endpoint.
+    Oauth,
+    /// claude.ai with `CLAUDE_GUARD_SESSION_KEY`.
+    Web,
+}
+
+impl LiveSource {
+    /// The command-line name (`oauth`, `web`).
+    fn name(self) -> &'static str {
+        match self {
+            LiveSource::Oauth => "oauth",
+            LiveSource::Web => "web",
+        }
     }
 }
 
-/// Starts one detached background refresh of `entry` from the live `source` (`Oauth` or
-/// `Web`; `org` is `--org`), unless another process holds the entry's fetch lock. Costs the
+/// Starts one detached background refresh of `entry` from the live `source` (`org` is
+/// `--org`), unless another process holds the entry's fetch lock, or, once the lock is taken,
+/// the entry holds a snapshot fetched after `seen` (the `fetched_at` of the stale copy the
+/// caller decided on: another process refreshed it in between; [`Spawned::Busy`]). Costs the
 /// caller one lock attempt and the start of a short-lived process (about a millisecond);
 /// never waits for the network. See the module documentation for the mechanism.
-#[allow(dead_code)] // the statusline's entry point (branch statusline); the chain passes `seen`
-pub fn spawn_background(entry: &Entry, source: SourceChoice, org: Option<&str>) -> Spawned {
-    spawn_background_unless_newer(entry, source, org, None)
-}
-
-/// [`spawn_background`], but none is started when, once the lock is taken, the entry holds a
-/// snapshot fetched after `seen` (the `fetched_at` of the stale copy the caller decided on):
-/// another process refreshed it in between ([`Spawned::Busy`]).
 pub fn spawn_background_unless_newer(
     entry: &Entry,
-    source: SourceChoice,
+    source: LiveSource,
     org: Option<&str>,
     seen: Option<DateTime<Utc>>,
 ) -> Spawned {
-    let Some(name) = source_name(source) else {
-        return Spawned::Failed(format!("{source:?} is not a live source"));
-    };
+    let name = source.name();
     let file = match cache::open_lock_file(&entry.lock_path()) {
         Ok(f) => f,
         Err(e) => return Spawned::Failed(format!("the lock file cannot be opened: {e}")),
@@ -216,7 +218,7 @@ pub enum Stage {
 }
 
 /// Takes over the fetch lock inherited on stdin, when stdin is a regular file (the lock file
-/// [`spawn_background`] passed on); a terminal or pipe is ignored.
+/// [`spawn_background_unless_newer`] passed on); a terminal or pipe is ignored.
 fn adopt_stdin_lock() {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
@@ -232,13 +234,18 @@ fn adopt_stdin_lock() {
 }
 
 /// The `__refresh` subcommand: `stage` detach or fetch, for the live `source`, with `--org`.
+/// `fetch` runs the source chain for `source` alone with `refresh` on (the fetch stage calls
+/// it once, under the inherited lock; the caller wires it to `state::sources`).
 /// Returns the process's exit status: go when done (whatever the fetch gave: its outcome is
-/// in the cache), internal when the fetching stage could not be started, usage for a source
-/// that is not live. Prints nothing (its output goes to /dev/null anyway).
-pub fn run(stage: Stage, source: SourceChoice, org: Option<String>) -> Exit {
-    let Some(name) = source_name(source) else {
-        return Exit::Usage;
-    };
+/// in the cache), internal when the fetching stage could not be started. Prints nothing (its
+/// output goes to /dev/null anyway).
+pub fn run(
+    stage: Stage,
+    source: LiveSource,
+    org: Option<String>,
+    fetch: impl FnOnce(LiveSource, Option<String>),
+) -> Exit {
+    let name = source.name();
     match stage {
         Stage::Detach => {
             // Own session: no controlling terminal, no SIGHUP/SIGINT from the user's shell.
@@ -278,17 +285,7 @@ pub fn run(stage: Stage, source: SourceChoice, org: Option<String>) -> Exit {
                 std::process::exit(i32::from(Exit::Internal.code()));
             });
             adopt_stdin_lock();
-            let config = SourceConfig {
-                source,
-                org,
-                ..SourceConfig::default()
-            };
-            let _ = sources::load(&sources::Request {
-                config: &config,
-                now: Utc::now(),
-                family: Family::Opus,
-                refresh: true,
-            });
+            fetch(source, org);
             Exit::Go
         }
     }

@@ -290,7 +290,7 @@ pub(crate) enum TokenKind {
     Rest,
 }
 
-/// Splits claude's argv (without argv[0]) as Claude Code's commander parser does: `--` ends
+/// Splits claude's argv (without `argv[0]`) as Claude Code's commander parser does: `--` ends
 /// options; required-value options always consume the next item; optional-value options only
 /// a non-option item; variadic ones consume their first value unconditionally, then until the
 /// next option; `--opt=value` and `-nVALUE`; bundled short flags (`-pc`, and `-pn NAME`, where
@@ -387,7 +387,7 @@ pub(crate) fn tokens(args: &[OsString]) -> Vec<Token> {
     out
 }
 
-/// Parses claude's argv (without argv[0]) into what matters to the guard, from [`tokens`]. A
+/// Parses claude's argv (without `argv[0]`) into what matters to the guard, from [`tokens`]. A
 /// prompt that contains `--model` is a prompt. Never fails: unknown options are taken as
 /// booleans and listed in `unknown_options`.
 pub fn parse_claude_args(args: &[OsString]) -> ClaudeArgs {

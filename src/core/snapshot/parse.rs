@@ -122,7 +122,7 @@ pub fn needs_logged_in_org(bytes: &[u8]) -> bool {
     trimmed.is_some_and(|i| bytes[i] == b'[')
 }
 
-/// Parses an already-decoded JSON value. See [`parse`].
+/// Parses an already-decoded JSON value. See [`parse()`].
 pub fn parse_value(value: &Value, origin: Origin, ctx: &ParseContext) -> Snapshot {
     match value {
         Value::Array(items) => parse_array(items, origin, ctx),

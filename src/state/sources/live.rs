@@ -211,8 +211,8 @@ impl Chain<'_> {
         }
         let entry = live.entry.as_ref()?;
         let choice = match live.kind {
-            LiveKind::Oauth { .. } => SourceChoice::Oauth,
-            LiveKind::Web { .. } => SourceChoice::Web,
+            LiveKind::Oauth { .. } => refresh::LiveSource::Oauth,
+            LiveKind::Web { .. } => refresh::LiveSource::Web,
         };
         let spawned = refresh::spawn_background_unless_newer(
             entry,

@@ -58,6 +58,15 @@ pub enum SourceChoice {
     Web,
 }
 
+impl From<refresh::LiveSource> for SourceChoice {
+    fn from(live: refresh::LiveSource) -> Self {
+        match live {
+            refresh::LiveSource::Oauth => SourceChoice::Oauth,
+            refresh::LiveSource::Web => SourceChoice::Web,
+        }
+    }
+}
+
 /// The options that pick and tune the sources, as plain data (the command line builds it from
 /// its shared options; nothing here knows clap's structs).
 #[derive(Debug, Clone, Default)]
