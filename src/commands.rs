@@ -135,8 +135,14 @@ fn run(args: RunArgs) -> Result<Exit> {
             &inputs.policy,
             eval.now,
             eval.model.family,
-            model,
-            &args.claude_args,
+            &fallback::Candidate {
+                model,
+                argv: &args.claude_args,
+                family_of_argv: &|argv| {
+                    let args = crate::core::model::parse_claude_args(argv);
+                    resolve_model(inputs.explicit_model, &args).0.family
+                },
+            },
         )
     {
         print_lines(&[fallback::message(&switch, &eval.decision, model)]);

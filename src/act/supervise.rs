@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpgid, getpgrp};
 
-use crate::act::evaluate::{Evaluation, Inputs, evaluate_with};
+use crate::act::evaluate::{Evaluation, Inputs, evaluate_with, resolve_model};
 use crate::act::wait::{self, WaitOptions};
 use crate::core::decide::{self, Decision, Reason, Verdict};
 use crate::core::exit_codes::Exit;
@@ -591,8 +591,15 @@ pub fn supervise(
                 &run_inputs.policy,
                 stopped.now,
                 model.family,
-                fb,
-                &session::resume_argv(&base_argv, &sid, &opts.resume_prompt),
+                &fallback::Candidate {
+                    model: fb,
+                    argv: &session::resume_argv(&base_argv, &sid, &opts.resume_prompt),
+                    family_of_argv: &|argv| {
+                        resolve_model(run_inputs.explicit_model, &parse_claude_args(argv))
+                            .0
+                            .family
+                    },
+                },
             )
         {
             say(&fallback::message(&switch, &stopped.decision, fb));

@@ -44,8 +44,21 @@ fn shared(kind: &BucketKind) -> bool {
     )
 }
 
-/// Decides whether to run on `fallback` instead of the run's model (`current` family, whose
-/// decision is `primary`), and rewrites `argv` (claude's arguments) when so. `None`: run as
+/// The fallback a run asks for.
+pub struct Candidate<'a> {
+    /// `--model-fallback MODEL`, as given.
+    pub model: &'a str,
+    /// claude's argv (without `argv[0]`) as it would run on the current model.
+    pub argv: &'a [OsString],
+    /// The family claude would run for a rewritten argv, resolved the way the run's own model
+    /// is (settings' plan mode, `ANTHROPIC_DEFAULT_*_MODEL` remaps, an agent's `model:`). The
+    /// caller supplies it, since those come from files and the environment.
+    pub family_of_argv: &'a dyn Fn(&[OsString]) -> Family,
+}
+
+/// Decides whether to run on the `candidate` model instead of the run's model (`current`
+/// family, whose decision is `primary`), and rewrites claude's argv when so: only when the
+/// family claude would then run differs from `current` and is a plain go. `None`: run as
 /// decided.
 pub fn consider(
     primary: &Decision,
@@ -53,8 +66,7 @@ pub fn consider(
     policy: &Policy,
     now: DateTime<Utc>,
     current: Family,
-    fallback: &str,
-    argv: &[OsString],
+    candidate: &Candidate,
 ) -> Option<Switch> {
     if !matches!(primary.verdict, Verdict::Refuse | Verdict::GoBilled) {
         return None;
@@ -69,8 +81,10 @@ pub fn consider(
             BucketKind::SevenDayOpus | BucketKind::SevenDaySonnet | BucketKind::WeeklyScoped(_)
         )
     })?;
-    let parsed = parse_claude_args(argv);
-    let family = family_of(fallback, parsed.plan_mode_flag().unwrap_or(false))?;
+    // A model of no known family: the guard could not tell which buckets apply to it.
+    family_of(candidate.model, false)?;
+    let argv = rewrite(candidate.argv, candidate.model)?;
+    let family = (candidate.family_of_argv)(&argv);
     if family == current {
         return None;
     }
@@ -79,7 +93,7 @@ pub fn consider(
         return None;
     }
     Some(Switch {
-        argv: rewrite(argv, fallback)?,
+        argv,
         family,
         pinned: model_bucket.bucket.name.clone(),
         decision,
@@ -179,7 +193,84 @@ mod tests {
     fn try_switch(s: &Snapshot, current: Family, fallback: &str, argv: &[&str]) -> Option<Switch> {
         let policy = Policy::default();
         let primary = decide(s, &policy, current, now());
-        consider(&primary, s, &policy, now(), current, fallback, &args(argv))
+        consider(
+            &primary,
+            s,
+            &policy,
+            now(),
+            current,
+            &Candidate {
+                model: fallback,
+                argv: &args(argv),
+                family_of_argv: &flags_only,
+            },
+        )
+    }
+
+    /// The family from claude's argv alone (`--model`, `--permission-mode plan`), as if no
+    /// settings, agent or remap applied; Opus when no model is named.
+    fn flags_only(argv: &[OsString]) -> Family {
+        let p = parse_claude_args(argv);
+        p.model
+            .as_deref()
+            .and_then(|m| family_of(m, p.plan_mode_flag().unwrap_or(false)))
+            .unwrap_or(Family::Opus)
+    }
+
+    #[test]
+    fn the_fallbacks_family_is_the_one_claude_would_resolve() {
+        let opus = snap(10.0, 50.0, 0.0, 100.0, 5.0, false);
+        let policy = Policy::default();
+        let primary = decide(&opus, &policy, Family::Opus, now());
+        // Outside plan mode `opusplan` runs Sonnet: a switch.
+        let sw = consider(
+            &primary,
+            &opus,
+            &policy,
+            now(),
+            Family::Opus,
+            &Candidate {
+                model: "opusplan",
+                argv: &args(&["-p", "hi"]),
+                family_of_argv: &flags_only,
+            },
+        )
+        .unwrap();
+        assert_eq!(sw.family, Family::Sonnet);
+        // Plan mode from settings (`permissions.defaultMode`): `opusplan` is Opus again, so no
+        // switch, although the argv has no --permission-mode.
+        let in_plan_mode = |a: &[OsString]| {
+            let p = parse_claude_args(a);
+            family_of(p.model.as_deref().unwrap_or("opus"), true).unwrap()
+        };
+        let none = consider(
+            &primary,
+            &opus,
+            &policy,
+            now(),
+            Family::Opus,
+            &Candidate {
+                model: "opusplan",
+                argv: &args(&["-p", "hi"]),
+                family_of_argv: &in_plan_mode,
+            },
+        );
+        assert_eq!(none, None);
+        // An agent whose `model:` beats --model keeps the run on Opus: no switch.
+        let agent_opus = |_: &[OsString]| Family::Opus;
+        let none = consider(
+            &primary,
+            &opus,
+            &policy,
+            now(),
+            Family::Opus,
+            &Candidate {
+                model: "sonnet",
+                argv: &args(&["-p", "--agent", "rev", "hi"]),
+                family_of_argv: &agent_opus,
+            },
+        );
+        assert_eq!(none, None);
     }
 
     #[test]
@@ -322,8 +413,11 @@ mod tests {
             &policy,
             now(),
             Family::Opus,
-            "sonnet",
-            &args(&["-p"]),
+            &Candidate {
+                model: "sonnet",
+                argv: &args(&["-p"]),
+                family_of_argv: &flags_only,
+            },
         )
         .unwrap();
         assert_eq!(
@@ -346,8 +440,11 @@ mod tests {
             &policy,
             now(),
             Family::Opus,
-            "sonnet",
-            &args(&[]),
+            &Candidate {
+                model: "sonnet",
+                argv: &args(&[]),
+                family_of_argv: &flags_only,
+            },
         );
         assert_eq!(sw, None);
     }
