@@ -693,52 +693,66 @@ fn mid_flight_reads_stay_within_the_caches_hourly_budget() {
     );
 }
 
-#[test]
-fn a_terminal_ctrl_c_reaches_claude_from_the_terminal_and_is_not_repeated() {
-    // `script` runs the guard on a new pseudo-terminal; a ^C written to it makes the kernel
-    // send SIGINT to the terminal's foreground process group: claude and the guard.
-    // `exec`: script starts `$SHELL -c`, and a shell that stays as the guard's parent (dash
-    // does) dies of that SIGINT itself, so script would report 130 whatever the guard did.
-    let api = StandIn::start(vec![Turn::text("slow").after(Duration::from_secs(40))]);
-    api.set_usage(five_hour_at(40.0, epoch_in(3600)));
+/// The guard run with `args` on a new pseudo-terminal (script(1)); what is written to the
+/// child's stdin is typed on that terminal. Returns the Guard (it owns HOME, the working
+/// directory, which claude already trusts) and the running `script`.
+fn on_terminal(api: &StandIn, args: &str) -> (Guard, std::process::Child) {
     let g = Guard::program("script");
     let home = g.home.path().to_owned();
-    let command = format!(
-        "exec '{}' run --supervise --json -- -p task",
-        common::bin().display()
-    );
-    let mut g =
-        configure(g, &api, &home)
-            .env("SHELL", "/bin/sh")
-            .args(["-qefc", &command, "/dev/null"]);
-    let start = Instant::now();
-    let mut child = g
+    // `exec`: script starts `$SHELL -c`, and a shell that stays as the guard's parent (dash
+    // does) dies of a terminal's SIGINT itself, so script would report 130 whatever the guard
+    // did. SHELL and TERM are pinned so the test runs the same on every machine.
+    let command = format!("exec '{}' {args}", common::bin().display());
+    let mut g = configure(g, api, &home)
+        .env("SHELL", "/bin/sh")
+        .env("TERM", "xterm")
+        .args(["-qefc", &command, "/dev/null"]);
+    let config_path = home.join(".claude.json");
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["projects"] = serde_json::json!({
+        home.display().to_string(): {"hasTrustDialogAccepted": true, "hasCompletedProjectOnboarding": true}
+    });
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let child = g
         .command()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    while api.messages().is_empty() && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(api.messages().len(), 1, "claude is running");
-    std::thread::sleep(Duration::from_millis(300));
+    (g, child)
+}
+
+/// Types `keys` on the terminal of [`on_terminal`]'s child.
+fn type_keys(child: &mut std::process::Child, keys: &[u8]) {
     use std::io::Write;
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"\x03").unwrap();
+    let stdin = child.stdin.as_mut().unwrap();
+    stdin.write_all(keys).unwrap();
     stdin.flush().unwrap();
+}
+
+/// Waits (at most `limit` after `start`) for [`on_terminal`]'s child to end: its status and
+/// what the terminal showed (the guard's `--json` object included: on a terminal stderr and
+/// stdout are one stream).
+fn terminal_end(
+    mut child: std::process::Child,
+    start: Instant,
+    limit: Duration,
+) -> (std::process::ExitStatus, String) {
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        if start.elapsed() > Duration::from_secs(60) {
+        if start.elapsed() > limit {
             let _ = child.kill();
-            panic!("^C did not end the job");
+            let mut out = String::new();
+            let _ = child.stdout.take().unwrap().read_to_string(&mut out);
+            panic!("the job did not end within {limit:?}: {out}");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    drop(stdin);
+    drop(child.stdin.take());
     let mut out = String::new();
     child
         .stdout
@@ -746,6 +760,35 @@ fn a_terminal_ctrl_c_reaches_claude_from_the_terminal_and_is_not_repeated() {
         .unwrap()
         .read_to_string(&mut out)
         .unwrap();
+    (status, out)
+}
+
+/// The guard's `--json` object in what a terminal showed.
+fn json_on_terminal(out: &str) -> Value {
+    // The terminal shows claude's own output (and ^C) before the guard's JSON line.
+    let line = out
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"supervised\""))
+        .unwrap_or_else(|| panic!("no --json object: {out}"));
+    serde_json::from_str(line[line.find('{').unwrap()..].trim()).unwrap()
+}
+
+#[test]
+fn a_terminal_ctrl_c_reaches_claude_from_the_terminal_and_is_not_repeated() {
+    // A ^C typed on the terminal makes the kernel send SIGINT to the terminal's foreground
+    // process group: claude and the guard.
+    let api = StandIn::start(vec![Turn::text("slow").after(Duration::from_secs(40))]);
+    api.set_usage(five_hour_at(40.0, epoch_in(3600)));
+    let start = Instant::now();
+    let (_g, mut child) = on_terminal(&api, "run --supervise --json -- -p task");
+    while api.messages().is_empty() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(api.messages().len(), 1, "claude is running");
+    std::thread::sleep(Duration::from_millis(300));
+    type_keys(&mut child, b"\x03");
+    let (status, out) = terminal_end(child, start, Duration::from_secs(60));
     assert_eq!(
         status.code(),
         Some(0),
@@ -755,15 +798,52 @@ fn a_terminal_ctrl_c_reaches_claude_from_the_terminal_and_is_not_repeated() {
         !out.contains("passed SIGINT"),
         "the guard repeated ^C: {out}"
     );
-    // The terminal echoes ^C (and claude's cursor reset) before the guard's JSON line.
-    let line = out
-        .lines()
-        .rev()
-        .find(|l| l.contains("\"supervised\""))
-        .expect(&out);
-    let json: Value = serde_json::from_str(line[line.find('{').unwrap()..].trim()).unwrap();
-    assert_eq!(json["supervised"]["runs"][0]["exit_status"], 0);
+    assert_eq!(
+        json_on_terminal(&out)["supervised"]["runs"][0]["exit_status"],
+        0
+    );
     assert!(start.elapsed() < Duration::from_secs(35));
+}
+
+#[test]
+fn an_interactive_session_that_met_the_limit_reports_it_when_the_user_leaves() {
+    // DESIGN: interactive sessions get post-run truth only (Claude Code resumes those
+    // itself). The user meets the 5-hour limit in the TUI, leaves with ^C ^C; the guard
+    // reads the transcript and exits 10 with the reset, and --wait does not resume it.
+    let reset = epoch_in(3600);
+    let api = StandIn::start(vec![Turn::limit(Limit::five_hour(reset))]);
+    api.set_usage(five_hour_at(40.0, reset));
+    let start = Instant::now();
+    let (g, mut child) = on_terminal(&api, "run --supervise --wait --json -- task");
+    let recorded = || {
+        transcripts(g.home.path()).iter().any(|(_, entries)| {
+            entries
+                .iter()
+                .any(|e| e["apiError"] == "usage_limit_reached")
+        })
+    };
+    while !recorded() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(api.messages().len(), 1, "the TUI sent the prompt");
+    assert!(recorded(), "claude recorded the limit in its transcript");
+    // The TUI shows "continuing automatically at ... · esc to cancel"; leave as a user does:
+    // Esc, then ^C twice (raw mode: claude reads them as keys, no signal is sent).
+    std::thread::sleep(Duration::from_millis(500));
+    type_keys(&mut child, b"\x1b");
+    std::thread::sleep(Duration::from_millis(500));
+    type_keys(&mut child, b"\x03");
+    std::thread::sleep(Duration::from_millis(300));
+    type_keys(&mut child, b"\x03");
+    let (status, out) = terminal_end(child, start, Duration::from_secs(60));
+    assert_eq!(status.code(), Some(10), "{out}");
+    let json = json_on_terminal(&out);
+    assert_eq!(json["reason"], "five_hour", "{out}");
+    assert_eq!(json["resets_at"], rfc3339(reset));
+    let sup = &json["supervised"];
+    assert_eq!(sup["resumes"], 0, "an interactive session is not resumed");
+    assert_eq!(sup["runs"][0]["stopped_by"], "five_hour");
+    assert_eq!(api.messages().len(), 1, "no resume request");
 }
 
 #[test]
