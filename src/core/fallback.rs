@@ -222,20 +222,17 @@ mod tests {
         let opus = snap(10.0, 50.0, 0.0, 100.0, 5.0, false);
         let policy = Policy::default();
         let primary = decide(&opus, &policy, Family::Opus, now());
+        let switch = |model: &str, argv: &[&str], resolve: &dyn Fn(&[OsString]) -> Family| {
+            let argv = args(argv);
+            let candidate = Candidate {
+                model,
+                argv: &argv,
+                family_of_argv: resolve,
+            };
+            consider(&primary, &opus, &policy, now(), Family::Opus, &candidate)
+        };
         // Outside plan mode `opusplan` runs Sonnet: a switch.
-        let sw = consider(
-            &primary,
-            &opus,
-            &policy,
-            now(),
-            Family::Opus,
-            &Candidate {
-                model: "opusplan",
-                argv: &args(&["-p", "hi"]),
-                family_of_argv: &flags_only,
-            },
-        )
-        .unwrap();
+        let sw = switch("opusplan", &["-p", "hi"], &flags_only).unwrap();
         assert_eq!(sw.family, Family::Sonnet);
         // Plan mode from settings (`permissions.defaultMode`): `opusplan` is Opus again, so no
         // switch, although the argv has no --permission-mode.
@@ -243,34 +240,11 @@ mod tests {
             let p = parse_claude_args(a);
             family_of(p.model.as_deref().unwrap_or("opus"), true).unwrap()
         };
-        let none = consider(
-            &primary,
-            &opus,
-            &policy,
-            now(),
-            Family::Opus,
-            &Candidate {
-                model: "opusplan",
-                argv: &args(&["-p", "hi"]),
-                family_of_argv: &in_plan_mode,
-            },
-        );
-        assert_eq!(none, None);
+        assert_eq!(switch("opusplan", &["-p", "hi"], &in_plan_mode), None);
         // An agent whose `model:` beats --model keeps the run on Opus: no switch.
         let agent_opus = |_: &[OsString]| Family::Opus;
-        let none = consider(
-            &primary,
-            &opus,
-            &policy,
-            now(),
-            Family::Opus,
-            &Candidate {
-                model: "sonnet",
-                argv: &args(&["-p", "--agent", "rev", "hi"]),
-                family_of_argv: &agent_opus,
-            },
-        );
-        assert_eq!(none, None);
+        let agent = ["-p", "--agent", "rev", "hi"];
+        assert_eq!(switch("sonnet", &agent, &agent_opus), None);
     }
 
     #[test]
