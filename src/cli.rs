@@ -310,8 +310,36 @@ pub struct RunArgs {
 /// when the user wrote `--` after `run`, everything before it is the guard's, so an argument
 /// there that is no guard option (a typo such as `run --wiat -- -p x`) is a usage error naming
 /// it, instead of being passed on to claude.
+///
+/// And `--abort-at`, `--max-resumes` or `--resume-prompt` on the command line of a `run`
+/// without `--supervise` (or `CLAUDE_GUARD_SUPERVISE=1`) is a usage error naming the fix, not
+/// silently ignored. (From the environment they stay quiet: a profile may set them for every
+/// run.)
 pub fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
-    let cli = Cli::try_parse_from(argv)?;
+    let mut matches = <Cli as clap::CommandFactory>::command().try_get_matches_from(argv)?;
+    let unsupervised = matches.subcommand_matches("run").and_then(|m| {
+        if m.get_flag("supervise") {
+            return None;
+        }
+        ["abort_at", "max_resumes", "resume_prompt"]
+            .into_iter()
+            .find(|id| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+    });
+    if let Some(id) = unsupervised {
+        let mut cmd = command();
+        cmd.build();
+        let run = cmd.find_subcommand_mut("run").expect("the run subcommand");
+        return Err(run.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!(
+                "--{} works only with --supervise: add --supervise (or set \
+                 CLAUDE_GUARD_SUPERVISE=1)",
+                id.replace('_', "-")
+            ),
+        ));
+    }
+    let cli = <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
+        .map_err(|e| e.format(&mut command()))?;
     if let Command::Run(run) = &cli.command
         && let Some(k) = argv.iter().position(|a| a == "--")
     {
@@ -517,6 +545,34 @@ mod tests {
         Cli::command().debug_assert();
         command().debug_assert();
         RefreshArgs::command().debug_assert();
+    }
+
+    #[test]
+    fn supervise_options_without_supervise_are_a_usage_error() {
+        let argv = |a: &[&str]| -> Vec<OsString> {
+            std::iter::once("claude-guard")
+                .chain(a.iter().copied())
+                .map(OsString::from)
+                .collect()
+        };
+        for flags in [
+            &["--abort-at", "90"][..],
+            &["--max-resumes", "2"],
+            &["--resume-prompt=go on"],
+        ] {
+            let mut a = vec!["run"];
+            a.extend_from_slice(flags);
+            a.extend(["--", "-p", "x"]);
+            let err = parse(&argv(&a)).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+            let text = err.to_string();
+            assert!(text.contains("add --supervise"), "{text}");
+            let mut supervised = vec!["run", "--supervise"];
+            supervised.extend_from_slice(&a[1..]);
+            assert!(parse(&argv(&supervised)).is_ok(), "{supervised:?}");
+        }
+        // claude's own arguments are claude's.
+        assert!(parse(&argv(&["run", "--", "-p", "--max-resumes", "2"])).is_ok());
     }
 
     #[test]
