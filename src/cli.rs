@@ -11,9 +11,11 @@ use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use crate::core::policy::{OnUnknown, OverageMode};
 use crate::core::snapshot::UtilizationScale;
 
-const ABOUT: &str = "Pre-flight guard for Claude Code: before `claude` starts, decide whether the \
+const ABOUT: &str = "Plan-limit guard for Claude Code: before `claude` starts, decide whether the \
 run will go, bill extra usage, or be refused by a plan limit — then exec claude, refuse with a \
-distinct exit code and the reset time, or sleep until the reset.";
+distinct exit code and the reset time, or sleep until the reset. With `run --supervise` it stays \
+beside a long job: a limit met mid-run exits with its own code, or is waited out and the session \
+resumed (--wait).";
 
 /// The `--help` epilogue: the exit-code table and how to use the guard as `claude` (formatted
 /// from the one table in `exit_codes.rs`).
@@ -57,7 +59,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Decide, then exec the real claude (go), refuse with a distinct code, or wait (--wait).
+    /// Decide, then exec the real claude (go), refuse with a distinct code, or wait (--wait);
+    /// --supervise keeps the guard beside claude for the whole job.
     Run(Deferred<RunArgs>),
     /// Decide and exit with the code; never execs. For CI gates.
     Check(Deferred<CheckArgs>),
