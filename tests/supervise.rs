@@ -376,6 +376,45 @@ fn sigint_to_the_guard_reaches_claude_once() {
 }
 
 #[test]
+fn a_job_under_timeout_gets_its_sigterm_once_from_the_group_kill() {
+    // The common cron form: `timeout 6h claude-guard run --supervise ...`. GNU timeout puts
+    // itself and the job in a new process group and, when the time is up, signals the guard
+    // and then the whole group. claude gets the group's SIGTERM directly; the guard, whose
+    // sender is in its own group, must not pass on a second one.
+    let api = StandIn::start(vec![Turn::text("slow").after(Duration::from_secs(40))]);
+    api.set_usage(five_hour_at(40.0, epoch_in(3600)));
+    let g = Guard::program("timeout");
+    let home = g.home.path().to_owned();
+    let out = configure(g, &api, &home)
+        .args(["--preserve-status", "-s", "TERM", "8"])
+        .args([common::bin().as_os_str()])
+        .args(["run", "--supervise", "--json", "--", "-p", "task"])
+        .run();
+    assert_eq!(
+        api.messages().len(),
+        1,
+        "claude was running: {}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("passed SIGTERM"),
+        "the guard repeated timeout's SIGTERM: {}",
+        out.stderr
+    );
+    assert_eq!(
+        supervised(&out)["runs"][0]["exit_status"],
+        143,
+        "claude ended on the group's SIGTERM: {}",
+        out.stderr
+    );
+    assert_eq!(out.code, Some(143), "{}", out.stderr);
+    assert!(
+        out.elapsed < Duration::from_secs(30),
+        "claude ended at once"
+    );
+}
+
+#[test]
 fn abort_at_ends_claude_and_counts_as_a_stop_on_that_bucket() {
     let reset = epoch_in(3600);
     let api = StandIn::start(vec![Turn::text("slow").after(Duration::from_secs(40))]);
