@@ -97,6 +97,76 @@ fn a_tool_loop_that_meets_the_five_hour_limit_exits_10_with_its_reset() {
 }
 
 #[test]
+fn needs_warns_once_mid_run_when_the_recent_pace_turns_steep() {
+    // The pre-flight fits: five_hour at 50 %, a recent pace of about 9 %/h from the history,
+    // --needs 1h. While claude works the stand-in's five_hour jumps to 95 %: at the same pace
+    // the window fills before the job's likely end, so the guard warns once (and lets the job
+    // run: a warning is not a stop).
+    let reset = epoch_in(3 * 3600);
+    let api = StandIn::start(vec![Turn::text("done").after(Duration::from_secs(6))]);
+    api.set_usage(five_hour_at(50.0, reset));
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_owned();
+    // The usage history: three readings of the same window over the last 40 minutes, recorded
+    // as a user's earlier `check --snapshot` runs would (one cache directory for all runs).
+    for (minutes_ago, pct) in [(40, 44.0), (25, 46.0), (12, 48.0)] {
+        let fetched_at = chrono::Utc::now() - chrono::Duration::minutes(minutes_ago);
+        let mut snapshot = serde_json::json!({
+            "org_uuid": "00000000-0000-4000-8000-000000000002",
+            "account_email": "standin@example.invalid",
+            "fetched_at": fetched_at.to_rfc3339(),
+        });
+        snapshot["usage"] = five_hour_at(pct, reset);
+        let file = home.join(format!("reading-{minutes_ago}.json"));
+        std::fs::write(&file, snapshot.to_string()).unwrap();
+        let seeded = guard_in(&api, &home)
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .args(["check", "--max-age", "2h", "--snapshot"])
+            .args([&file])
+            .run();
+        assert_eq!(seeded.code, Some(0), "{}", seeded.stderr);
+    }
+    let start = Instant::now();
+    let mut g = guard_in(&api, &home)
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .args([
+            "run",
+            "--supervise",
+            "--needs",
+            "1h",
+            "--ttl",
+            "1s",
+            "--json",
+        ])
+        .args(["--", "-p", "task"]);
+    let child = g
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while api.messages().is_empty() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(api.messages().len(), 1, "claude is running");
+    api.set_usage(five_hour_at(95.0, reset));
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("claude-guard: warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("five_hour is at 95%"), "{stderr}");
+    assert!(
+        warnings[0].contains("before this job is likely to end"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn with_wait_the_job_resumes_once_in_the_same_conversation_and_exits_0() {
     let reset = epoch_in(4);
     let api = StandIn::start(vec![
