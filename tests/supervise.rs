@@ -39,6 +39,28 @@ fn configure(mut g: Guard, api: &StandIn, home: &std::path::Path) -> Guard {
         .timeout(Duration::from_secs(90))
 }
 
+/// Spawns `cmd` (stdin empty, stdout and stderr piped), then waits until claude's first request
+/// has reached `api` (see [`wait_for_claude`]).
+fn spawn_running(cmd: &mut std::process::Command, api: &StandIn) -> std::process::Child {
+    let start = Instant::now();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_claude(api, start);
+    child
+}
+
+/// Waits (at most 30 s after `start`) until claude's first request has reached `api`.
+fn wait_for_claude(api: &StandIn, start: Instant) {
+    while api.messages().is_empty() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(api.messages().len(), 1, "claude is running");
+}
+
 fn five_hour_at(pct: f64, reset: i64) -> Value {
     usage_body(&[
         ("five_hour", pct, reset),
@@ -126,7 +148,6 @@ fn needs_warns_once_mid_run_when_the_recent_pace_turns_steep() {
             .run();
         assert_eq!(seeded.code, Some(0), "{}", seeded.stderr);
     }
-    let start = Instant::now();
     let mut g = guard_in(&api, &home)
         .env("XDG_CACHE_HOME", home.join(".cache"))
         .args([
@@ -139,17 +160,7 @@ fn needs_warns_once_mid_run_when_the_recent_pace_turns_steep() {
             "--json",
         ])
         .args(["--", "-p", "task"]);
-    let child = g
-        .command()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    while api.messages().is_empty() && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(api.messages().len(), 1, "claude is running");
+    let child = spawn_running(g.command(), &api);
     api.set_usage(five_hour_at(95.0, reset));
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -357,18 +368,7 @@ fn signalled(sig: nix::sys::signal::Signal) -> (Out, StandIn) {
     api.set_usage(five_hour_at(40.0, epoch_in(3600)));
     let mut g = guard(&api).args(["run", "--supervise", "--json", "--", "-p", "task"]);
     let start = Instant::now();
-    let mut child = g
-        .command()
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    while api.messages().is_empty() && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(api.messages().len(), 1, "claude is running");
+    let mut child = spawn_running(g.command().process_group(0), &api);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, sig).unwrap();
     let status = loop {
@@ -501,16 +501,7 @@ fn abort_at_ends_claude_and_counts_as_a_stop_on_that_bucket() {
         ])
         .args(["--", "-p", "task"]);
     let start = Instant::now();
-    let mut child = g
-        .command()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    while api.messages().is_empty() && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = spawn_running(g.command(), &api);
     api.set_usage(five_hour_at(85.0, reset));
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -891,10 +882,7 @@ fn a_terminal_ctrl_c_reaches_claude_from_the_terminal_and_is_not_repeated() {
     api.set_usage(five_hour_at(40.0, epoch_in(3600)));
     let start = Instant::now();
     let (_g, mut child) = on_terminal(&api, "run --supervise --json -- -p task");
-    while api.messages().is_empty() && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(api.messages().len(), 1, "claude is running");
+    wait_for_claude(&api, start);
     std::thread::sleep(Duration::from_millis(300));
     type_keys(&mut child, b"\x03");
     let (status, out) = terminal_end(child, start, Duration::from_secs(60));
