@@ -943,22 +943,29 @@ fn an_interactive_session_that_met_the_limit_reports_it_when_the_user_leaves() {
     assert_eq!(api.messages().len(), 1, "no resume request");
 }
 
-#[test]
-fn a_fork_of_a_resumed_session_gets_its_own_id_and_transcript() {
+/// A stand-in whose first turn ends a plain session `original`, written by an unsupervised
+/// `claude -p start --session-id original` in `home` (its working directory); the next turn
+/// meets the 5-hour limit. For the tests that resume or continue that session.
+fn after_a_first_session(home: &std::path::Path, original: &str) -> StandIn {
     let reset = epoch_in(3600);
     let api = StandIn::start(vec![
         Turn::text("first session done"),
         Turn::limit(Limit::five_hour(reset)),
     ]);
     api.set_usage(five_hour_at(40.0, reset));
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().to_owned();
-    let original = "0b9f6d3e-6a43-4c1e-9a57-1d2f3c4b5a69";
-    // The session being forked, written by a plain claude run.
-    let first = guard_in(&api, &home)
+    let first = guard_in(&api, home)
         .args(["run", "--", "-p", "start", "--session-id", original])
         .run();
     assert_eq!(first.code, Some(0), "{}", first.stderr);
+    api
+}
+
+#[test]
+fn a_fork_of_a_resumed_session_gets_its_own_id_and_transcript() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_owned();
+    let original = "0b9f6d3e-6a43-4c1e-9a57-1d2f3c4b5a69";
+    let api = after_a_first_session(&home, original);
     let out = guard_in(&api, &home)
         .args(["run", "--supervise", "--json", "--"])
         .args(["-p", "--resume", original, "--fork-session", "go on"])
@@ -978,29 +985,13 @@ fn a_fork_of_a_resumed_session_gets_its_own_id_and_transcript() {
 
 #[test]
 fn continue_follows_the_session_claude_picked() {
-    let reset = epoch_in(3600);
-    let api = StandIn::start(vec![
-        Turn::text("first session done"),
-        Turn::limit(Limit::five_hour(reset)),
-    ]);
-    api.set_usage(five_hour_at(40.0, reset));
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().to_owned();
     let original = "5d1c2b3a-4f5e-4a6b-8c7d-9e0f1a2b3c4d";
-    let first = guard_in(&api, &home)
-        .args(["run", "--", "-p", "start", "--session-id", original])
-        .run();
-    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    let api = after_a_first_session(&home, original);
     let out = guard_in(&api, &home)
-        .args([
-            "run",
-            "--supervise",
-            "--json",
-            "--",
-            "-p",
-            "--continue",
-            "go on",
-        ])
+        .args(["run", "--supervise", "--json", "--"])
+        .args(["-p", "--continue", "go on"])
         .run();
     assert_eq!(out.code, Some(10), "{}", out.stderr);
     assert_eq!(supervised(&out)["session_id"], original);
