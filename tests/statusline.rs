@@ -143,11 +143,15 @@ fn the_captured_stdin_is_recorded_and_shown_on_one_line() {
     let caps = home.captures();
     assert_eq!(caps["five_hour"]["utilization"], 91.0);
     assert_eq!(caps["seven_day"]["utilization"], 31.0);
+    // The reset the stdin carried (not `epoch_in(3600)` again: a second may have passed).
+    let sent: Value = serde_json::from_str(&stdin).unwrap();
     assert_eq!(
         chrono::DateTime::parse_from_rfc3339(caps["five_hour"]["resets_at"].as_str().unwrap())
             .unwrap()
             .timestamp(),
-        epoch_in(3600)
+        sent["rate_limits"]["five_hour"]["resets_at"]
+            .as_i64()
+            .unwrap()
     );
     // The capture file is private, like the rest of the cache.
     use std::os::unix::fs::PermissionsExt;
