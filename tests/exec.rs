@@ -216,7 +216,7 @@ fn a_copy_of_the_guard_named_claude_is_skipped_too() {
     let real_dir = tmp.path().join("real");
     std::fs::create_dir_all(&copy_dir).unwrap();
     std::fs::create_dir_all(&real_dir).unwrap();
-    std::fs::copy(common::bin(), copy_dir.join("claude")).unwrap();
+    common::install_executable(&common::bin(), &copy_dir.join("claude"));
     recording_stub(&real_dir);
     let path = std::env::join_paths([
         &copy_dir,

@@ -206,11 +206,28 @@ fn read_all(mut r: impl std::io::Read) -> Vec<u8> {
     v
 }
 
-/// Writes an executable script.
+/// Writes an executable script (through [`install_executable`]).
 pub fn script(path: &Path, body: &str) {
-    std::fs::write(path, body).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy();
+    let draft = path.with_file_name(format!(".{name}.draft"));
+    std::fs::write(&draft, body).unwrap();
+    install_executable(&draft, path);
+    std::fs::remove_file(&draft).unwrap();
+}
+
+/// Copies `src` to `dest` as an executable (mode 0755) through a child process
+/// (`install -m 0755`), so this test process never holds `dest` open for writing. When it
+/// does, a thread that forks at that moment (tests run in parallel) hands the descriptor to
+/// its child until that child execs, and executing `dest` then fails with ETXTBSY ("Text file
+/// busy"): a test that passes or fails by chance.
+pub fn install_executable(src: &Path, dest: &Path) {
+    let status = Command::new("install")
+        .args(["-m", "0755"])
+        .arg(src)
+        .arg(dest)
+        .status()
+        .expect("run install(1)");
+    assert!(status.success(), "install -m 0755 {src:?} {dest:?}");
 }
 
 /// A recording stub `claude` in `dir`: writes its argv (NUL-separated), pid and stdin into
