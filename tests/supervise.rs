@@ -61,6 +61,39 @@ fn wait_for_claude(api: &StandIn, start: Instant) {
     assert_eq!(api.messages().len(), 1, "claude is running");
 }
 
+/// Waits for `child` (at most `limit` after `start`: then it is killed and the test fails
+/// with `what`) and returns its status, stdout and stderr (empty for a stream that was not
+/// piped).
+fn ended(
+    mut child: std::process::Child,
+    start: Instant,
+    limit: Duration,
+    what: &str,
+) -> (std::process::ExitStatus, String, String) {
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            // Not read: claude may still hold the pipes open.
+            let _ = child.kill();
+            panic!("{what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(child.stdin.take());
+    let read = |pipe: Option<&mut dyn Read>| {
+        let mut text = String::new();
+        if let Some(p) = pipe {
+            p.read_to_string(&mut text).unwrap();
+        }
+        text
+    };
+    let stdout = read(child.stdout.as_mut().map(|p| p as &mut dyn Read));
+    let stderr = read(child.stderr.as_mut().map(|p| p as &mut dyn Read));
+    (status, stdout, stderr)
+}
+
 fn five_hour_at(pct: f64, reset: i64) -> Value {
     usage_body(&[
         ("five_hour", pct, reset),
@@ -368,33 +401,15 @@ fn signalled(sig: nix::sys::signal::Signal) -> (Out, StandIn) {
     api.set_usage(five_hour_at(40.0, epoch_in(3600)));
     let mut g = guard(&api).args(["run", "--supervise", "--json", "--", "-p", "task"]);
     let start = Instant::now();
-    let mut child = spawn_running(g.command().process_group(0), &api);
+    let child = spawn_running(g.command().process_group(0), &api);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, sig).unwrap();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("the guard did not end after {sig}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, stdout, stderr) = ended(
+        child,
+        start,
+        Duration::from_secs(60),
+        &format!("the guard did not end after {sig}"),
+    );
     use std::os::unix::process::ExitStatusExt;
     (
         Out {
@@ -501,22 +516,9 @@ fn abort_at_ends_claude_and_counts_as_a_stop_on_that_bucket() {
         ])
         .args(["--", "-p", "task"]);
     let start = Instant::now();
-    let mut child = spawn_running(g.command(), &api);
+    let child = spawn_running(g.command(), &api);
     api.set_usage(five_hour_at(85.0, reset));
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(35), "not aborted");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, _, stderr) = ended(child, start, Duration::from_secs(35), "not aborted");
     assert_eq!(status.code(), Some(10), "{stderr}");
     assert!(stderr.contains("--abort-at 80%"), "{stderr}");
     let line = stderr.lines().rev().find(|l| l.starts_with('{')).unwrap();
@@ -836,30 +838,11 @@ fn type_keys(child: &mut std::process::Child, keys: &[u8]) {
 /// what the terminal showed (the guard's `--json` object included: on a terminal stderr and
 /// stdout are one stream).
 fn terminal_end(
-    mut child: std::process::Child,
+    child: std::process::Child,
     start: Instant,
     limit: Duration,
 ) -> (std::process::ExitStatus, String) {
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let mut out = String::new();
-            let _ = child.stdout.take().unwrap().read_to_string(&mut out);
-            panic!("the job did not end within {limit:?}: {out}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    drop(child.stdin.take());
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    let (status, out, _) = ended(child, start, limit, "the job did not end in time");
     (status, out)
 }
 
@@ -1027,7 +1010,7 @@ fn abort_at_follows_up_with_sigterm_when_sigint_is_ignored() {
         ])
         .args(["--", "-p", "task"]);
     let start = Instant::now();
-    let mut child = g
+    let child = g
         .command()
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -1039,20 +1022,7 @@ fn abort_at_follows_up_with_sigterm_when_sigint_is_ignored() {
     }
     api.set_usage(five_hour_at(90.0, reset));
     let aborted_at = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(45), "not ended");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, _, stderr) = ended(child, start, Duration::from_secs(45), "not ended");
     assert_eq!(status.code(), Some(10), "{stderr}");
     assert!(
         aborted_at.elapsed() >= Duration::from_secs(10),
