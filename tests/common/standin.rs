@@ -56,11 +56,7 @@ pub struct Request {
 impl Request {
     /// The value of header `name` (case-insensitive), if sent.
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        super::header_in(&self.headers, name)
     }
 
     /// The `model` of a `/v1/messages` body.
