@@ -311,20 +311,25 @@ fn the_guards_secrets_are_not_in_claudes_environment() {
         &stub,
         &format!("#!/bin/sh\nenv > '{}'\nexit 0\n", env_file.display()),
     );
-    let out = Guard::new()
-        .args(["run", "--snapshot"])
-        .args([example("healthy.json")])
-        .args(["--now", NOW, "--"])
-        .env("CLAUDE_GUARD_CLAUDE", &stub)
-        .env("CLAUDE_GUARD_SESSION_KEY", "sk-ant-sid01-CANARY-session")
-        .env("CLAUDE_GUARD_MAX_AGE", "2h")
-        .run();
-    assert_eq!(out.code, Some(0), "{out:?}");
-    let env = std::fs::read_to_string(&env_file).unwrap();
-    assert!(!env.contains("CANARY"), "{env}");
-    assert!(!env.contains("CLAUDE_GUARD_SESSION_KEY"), "{env}");
-    // settings that are not secrets are passed on (a guard inside the session reads them)
-    assert!(env.contains("CLAUDE_GUARD_MAX_AGE=2h"), "{env}");
+    // exec'd, and as the child of `run --supervise`
+    for run in [&["run"][..], &["run", "--supervise"]] {
+        let _ = std::fs::remove_file(&env_file);
+        let out = Guard::new()
+            .args(run)
+            .args(["--snapshot"])
+            .args([example("healthy.json")])
+            .args(["--now", NOW, "--", "-p", "task"])
+            .env("CLAUDE_GUARD_CLAUDE", &stub)
+            .env("CLAUDE_GUARD_SESSION_KEY", "sk-ant-sid01-CANARY-session")
+            .env("CLAUDE_GUARD_MAX_AGE", "2h")
+            .run();
+        assert_eq!(out.code, Some(0), "{run:?}: {out:?}");
+        let env = std::fs::read_to_string(&env_file).unwrap();
+        assert!(!env.contains("CANARY"), "{run:?}: {env}");
+        assert!(!env.contains("CLAUDE_GUARD_SESSION_KEY"), "{run:?}: {env}");
+        // settings that are not secrets are passed on (a guard inside the session reads them)
+        assert!(env.contains("CLAUDE_GUARD_MAX_AGE=2h"), "{run:?}: {env}");
+    }
 }
 
 // ---- 7. --org on a single object ----

@@ -156,23 +156,36 @@ pub fn secret_env_vars(env: &dyn Fn(&str) -> Option<String>) -> Vec<&'static str
     vars
 }
 
-/// Replaces this process with `program args...`. Returns only on failure. std's `exec`
-/// restores SIGPIPE to its default before `execvp`, as a shell would.
-pub fn exec(program: &Path, args: &[OsString]) -> LaunchError {
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
+/// `program args...` as claude is started, by exec or as a child: the guard's secrets
+/// ([`secret_env_vars`]) removed from its environment.
+pub fn command(program: &Path, args: &[OsString]) -> std::process::Command {
     let mut cmd = std::process::Command::new(program);
     cmd.args(args);
     for var in secret_env_vars(&|k| std::env::var(k).ok()) {
         cmd.env_remove(var);
     }
-    let err = cmd.exec();
-    let exit = match err.kind() {
-        std::io::ErrorKind::NotFound => Exit::NotFound,
-        _ => Exit::NotExecutable,
-    };
-    LaunchError {
-        exit,
-        message: format!("could not start {}: {err}", program.display()),
+    cmd
+}
+
+impl LaunchError {
+    /// `program` could not be started: not found (127) or not executable (126).
+    pub fn start_failed(program: &Path, err: &std::io::Error) -> LaunchError {
+        let exit = match err.kind() {
+            std::io::ErrorKind::NotFound => Exit::NotFound,
+            _ => Exit::NotExecutable,
+        };
+        LaunchError {
+            exit,
+            message: format!("could not start {}: {err}", program.display()),
+        }
     }
+}
+
+/// Replaces this process with `program args...` ([`command`]). Returns only on failure.
+/// std's `exec` restores SIGPIPE to its default before `execvp`, as a shell would.
+pub fn exec(program: &Path, args: &[OsString]) -> LaunchError {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    let err = command(program, args).exec();
+    LaunchError::start_failed(program, &err)
 }

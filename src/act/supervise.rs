@@ -19,7 +19,7 @@
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -30,6 +30,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpgid, getpgrp};
 
 use crate::act::evaluate::{Evaluation, Inputs, evaluate_with, resolve_model};
+use crate::act::launch;
 use crate::act::wait::{self, WaitOptions};
 use crate::core::decide::{self, Decision, Reason, Verdict};
 use crate::core::exit_codes::Exit;
@@ -255,8 +256,7 @@ fn run_child(
     watch: Option<MidFlight>,
     warned: &mut bool,
 ) -> Result<ChildEnd> {
-    let mut cmd = Command::new(claude);
-    cmd.args(argv);
+    let mut cmd = launch::command(claude, argv);
     for v in REMOVED_ENV {
         cmd.env_remove(v);
     }
@@ -264,16 +264,9 @@ fn run_child(
         cmd.stdin(Stdio::null());
     }
     let received_before = fwd.received.load(Ordering::SeqCst);
-    let mut child = cmd.spawn().map_err(|e| {
-        let exit = match e.kind() {
-            std::io::ErrorKind::NotFound => Exit::NotFound,
-            _ => Exit::NotExecutable,
-        };
-        anyhow::Error::new(crate::act::launch::LaunchError {
-            exit,
-            message: format!("could not start {}: {e}", claude.display()),
-        })
-    })?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| anyhow::Error::new(launch::LaunchError::start_failed(claude, &e)))?;
     let pid = i32::try_from(child.id()).unwrap_or(0);
     fwd.child.store(pid, Ordering::SeqCst);
     let mut aborted = None;
