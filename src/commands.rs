@@ -168,7 +168,7 @@ fn run(args: RunArgs) -> Result<Exit> {
     }
     if args.supervise.supervise
         && eval.decision.exit == Exit::Go
-        && crate::act::supervise::supervises(&claude_args, &eval)
+        && crate::act::supervise::supervises(&eval)
     {
         return supervise::run(&claude, &claude_args, eval, &inputs, &args);
     }

@@ -102,14 +102,15 @@ pub struct RunRecord {
     /// The bucket a plan limit stopped it on, or `None`.
     pub stopped_by: Option<String>,
     /// That bucket's reset, RFC 3339 UTC.
-    #[serde(serialize_with = "crate::act::supervise::ser_time")]
+    #[serde(serialize_with = "ser_time")]
     pub resets_at: Option<DateTime<Utc>>,
 }
 
-/// Serializes a time as RFC 3339 UTC (seconds) or null.
-pub fn ser_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+/// Serializes a time as [`crate::core::time::rfc3339`] (as every other time in `--json`: the
+/// server's fraction kept) or null.
+fn ser_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     match t {
-        Some(t) => s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        Some(t) => s.serialize_str(&crate::core::time::rfc3339(*t)),
         None => s.serialize_none(),
     }
 }
@@ -139,11 +140,11 @@ pub struct Supervised {
     pub last: Box<Evaluation>,
 }
 
-/// Whether `run --supervise` supervises this argv (a model turn under plan limits), or
-/// execs it as `run` does.
-pub fn supervises(argv: &[OsString], eval: &Evaluation) -> bool {
+/// Whether `run --supervise` supervises a run whose pre-flight is `eval` (plan limits apply),
+/// or execs it as `run` does. A run without a model turn never gets here: `run` execs it
+/// before reading any state (`ClaudeArgs::no_turn`).
+pub fn supervises(eval: &Evaluation) -> bool {
     matches!(eval.decision.plan_limits, decide::PlanLimits::Apply)
-        && !session::session_args(argv).no_model_turn
 }
 
 /// The signal forwarder: a thread that passes SIGINT/SIGTERM/SIGHUP sent to the guard from
@@ -560,7 +561,8 @@ pub fn supervise(
             .or(last.snapshot.as_ref());
         let stopped = stop_eval(base, &kind, resets_at, &run_inputs, &model, attempts);
         // A session that was not saved (`--no-session-persistence`) cannot be resumed.
-        let resumable = sargs.print && session_id.is_some() && !sargs.no_session_persistence;
+        let resumable =
+            inputs.claude_args.print && session_id.is_some() && !sargs.no_session_persistence;
         if resumable && resumes >= opts.max_resumes && (opts.wait || opts.model_fallback.is_some())
         {
             notes.push(format!(

@@ -380,7 +380,6 @@ pub fn first_reaching<'a>(
 /// For a running job (the supervisor): the bucket whose *recent* pace says it reaches its
 /// limit before `job_end` and before its reset, the earliest when several do. A window pace
 /// (an average over days) is not enough to warn mid-flight.
-#[cfg_attr(not(test), allow(dead_code))] // for `run --supervise` (issue "Supervised runs")
 pub fn recent_warning<'a>(
     forecasts: impl IntoIterator<Item = &'a BucketForecast>,
     job_end: DateTime<Utc>,

@@ -22,23 +22,13 @@ pub struct SessionArgs {
     pub fork_session: bool,
     /// `--no-session-persistence`: no transcript is written.
     pub no_session_persistence: bool,
-    /// `-p`/`--print`: print mode (a resume is possible).
-    pub print: bool,
-    /// `-h`/`--help` anywhere, or `-v`/`-V`/`--version` as the only item: no model turn.
-    pub no_model_turn: bool,
 }
 
 /// Reads the session options of claude's argv (without `argv[0]`).
 pub fn session_args(args: &[OsString]) -> SessionArgs {
     let mut out = SessionArgs::default();
     for token in tokens(args) {
-        let TokenKind::Opt {
-            name,
-            value,
-            clustered,
-            ..
-        } = token.kind
-        else {
+        let TokenKind::Opt { name, value, .. } = token.kind else {
             continue;
         };
         let value = value.map(|v| String::from_utf8_lossy(&v).into_owned());
@@ -48,10 +38,6 @@ pub fn session_args(args: &[OsString]) -> SessionArgs {
             "-c" | "--continue" => out.continue_session = true,
             "--fork-session" => out.fork_session = true,
             "--no-session-persistence" => out.no_session_persistence = true,
-            // Print mode is an exact `-p` / `--print` (DESIGN.md): `-pc` is interactive.
-            "-p" | "--print" if !clustered => out.print = true,
-            "-h" | "--help" => out.no_model_turn = true,
-            "-v" | "-V" | "--version" if args.len() == 1 => out.no_model_turn = true,
             _ => {}
         }
     }
@@ -182,7 +168,7 @@ mod tests {
     #[test]
     fn a_run_that_names_no_session_gets_one_added() {
         let a = session_args(&v(&["-p", "fix the bug", "--model", "opus"]));
-        assert!(a.print);
+        assert!(crate::core::model::parse_claude_args(&v(&["-p", "fix the bug"])).print);
         assert_eq!(plan(&a, "N"), SessionPlan::Added("N".into()));
         assert_eq!(
             with_session_id(&v(&["-p", "x"]), "N"),
@@ -201,7 +187,10 @@ mod tests {
         // `-pc` continues, but is no exact `-p`: interactive, as claude (and the guard's own
         // argv parser) reads it (DESIGN.md "The run's model family").
         let a = session_args(&v(&["-pc", "go on"]));
-        assert!(!a.print && a.continue_session);
+        assert!(
+            !crate::core::model::parse_claude_args(&v(&["-pc", "go on"])).print
+                && a.continue_session
+        );
         assert_eq!(plan(&a, "N"), SessionPlan::Newest);
         // `-r` followed by an option takes no id.
         let a = session_args(&v(&["-r", "-p", "go on"]));
@@ -214,15 +203,6 @@ mod tests {
         assert_eq!(plan(&a, "N"), SessionPlan::Added("N".into()));
         let a = session_args(&v(&["-p", "-c", "--fork-session", "x"]));
         assert_eq!(plan(&a, "N"), SessionPlan::Added("N".into()));
-    }
-
-    #[test]
-    fn help_and_version_make_no_model_turn() {
-        assert!(session_args(&v(&["--version"])).no_model_turn);
-        assert!(session_args(&v(&["-p", "x", "--help"])).no_model_turn);
-        // A prompt that names --version is a prompt.
-        assert!(!session_args(&v(&["-p", "--", "--version"])).no_model_turn);
-        assert!(!session_args(&v(&["-p", "x"])).no_model_turn);
     }
 
     #[test]
