@@ -15,7 +15,7 @@ use crate::cli::{
 use crate::core::decide::{self, Verdict};
 use crate::core::exit_codes::Exit;
 use crate::core::fallback;
-use crate::core::model::{self, ClaudeArgs, ModelChoice};
+use crate::core::model::{self, ClaudeArgs};
 use crate::core::policy::{OnUnknown, Policy, WaitPolicy};
 use crate::report::github::{self, Channel};
 use crate::report::shell;
@@ -146,12 +146,7 @@ fn run(args: RunArgs) -> Result<Exit> {
         )
     {
         print_lines(&[fallback::message(&switch, &eval.decision, model)]);
-        eval.model = ModelChoice {
-            family: switch.family,
-            model: Some(model.to_owned()),
-            source: format!("--model-fallback ({} pinned)", switch.pinned),
-            note: None,
-        };
+        eval.model = switch.model_choice(model);
         eval.decision = switch.decision;
         claude_args = std::borrow::Cow::Owned(switch.argv);
     }

@@ -598,12 +598,7 @@ pub fn supervise(
             )
         {
             say(&fallback::message(&switch, &stopped.decision, fb));
-            model = ModelChoice {
-                family: switch.family,
-                model: Some(fb.to_owned()),
-                source: format!("--model-fallback ({} pinned)", switch.pinned),
-                note: None,
-            };
+            model = switch.model_choice(fb);
             base_argv = fallback::rewrite(&base_argv, fb).unwrap_or(base_argv);
             run_argv = switch.argv;
             resumes += 1;

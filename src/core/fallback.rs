@@ -19,7 +19,7 @@ use std::ffi::OsString;
 use chrono::{DateTime, Utc};
 
 use crate::core::decide::{Decision, Verdict, decide};
-use crate::core::model::{Family, family_of, parse_claude_args};
+use crate::core::model::{Family, ModelChoice, family_of, parse_claude_args};
 use crate::core::policy::Policy;
 use crate::core::snapshot::{BucketKind, Snapshot};
 
@@ -34,6 +34,19 @@ pub struct Switch {
     pub pinned: String,
     /// The decision for the fallback's family: a plain go.
     pub decision: Decision,
+}
+
+impl Switch {
+    /// The run's model after the switch to `fallback` (`--model-fallback MODEL`), for
+    /// `--explain` and JSON.
+    pub fn model_choice(&self, fallback: &str) -> ModelChoice {
+        ModelChoice {
+            family: self.family,
+            model: Some(fallback.to_owned()),
+            source: format!("--model-fallback ({} pinned)", self.pinned),
+            note: None,
+        }
+    }
 }
 
 /// Buckets that count every model: when one is pinned, no model switch helps.
