@@ -463,8 +463,10 @@ fn a_damaged_history_is_a_note_never_a_failure() {
 const TOKEN: &str = "sk-ant-oat01-CANARY-forecast-tests-77";
 const PROFILE: &str = "oauth_profile__max20x_trimmed_user_rate_limit_tier.json";
 
-#[test]
-fn a_cache_hit_of_a_recorded_snapshot_does_not_open_the_history() {
+/// A logged-in scratch whose first `check` fetched from a usage stand-in and recorded the
+/// readings (2) in the history, which is then damaged: a start that opens the history prints
+/// a note. Returns the scratch, its HOME and the stand-in.
+fn recorded_then_damaged() -> (Scratch, std::path::PathBuf, Server) {
     let s = Scratch::new();
     let home = s.dir.path().join("home");
     write_credentials(
@@ -487,19 +489,28 @@ fn a_cache_hit_of_a_recorded_snapshot_does_not_open_the_history() {
         _ => Reply::json(404, "{}"),
     }
     });
-    let guard = || {
-        s.guard()
-            .env("HOME", &home)
-            .env("CLAUDE_GUARD_OAUTH_BASE_URL", &server.base)
-            .cwd(&home)
-    };
-    let out = guard().args(["check"]).run();
+    let out = guarded(&s, &home, &server).args(["check"]).run();
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(s.inspect().0, 2, "the fetch is recorded");
     // Damage the history: a start that opens it would print a note.
     std::fs::write(s.history(), vec![b'x'; 4096]).unwrap();
     let _ = std::fs::remove_file(s.cache().join(format!("{HISTORY}-wal")));
     let _ = std::fs::remove_file(s.cache().join(format!("{HISTORY}-shm")));
+    (s, home, server)
+}
+
+/// The guard of [`recorded_then_damaged`]'s scratch.
+fn guarded(s: &Scratch, home: &std::path::Path, server: &Server) -> Guard {
+    s.guard()
+        .env("HOME", home)
+        .env("CLAUDE_GUARD_OAUTH_BASE_URL", &server.base)
+        .cwd(home)
+}
+
+#[test]
+fn a_cache_hit_of_a_recorded_snapshot_does_not_open_the_history() {
+    let (s, home, server) = recorded_then_damaged();
+    let guard = || guarded(&s, &home, &server);
     let out = guard().args(["check", "--explain"]).run();
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stderr.contains("cache: used"), "{}", out.stderr);
@@ -514,4 +525,21 @@ fn a_cache_hit_of_a_recorded_snapshot_does_not_open_the_history() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stderr.contains("note: history"), "{}", out.stderr);
     assert_eq!(server.count("/api/oauth/usage"), 2);
+}
+
+#[test]
+fn a_stale_but_safe_start_of_a_recorded_snapshot_does_not_open_the_history() {
+    let (s, home, server) = recorded_then_damaged();
+    // Past --ttl 1s, under 80 %: decided at once on the cached copy, the refresh detached.
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = guarded(&s, &home, &server)
+        .args(["check", "--explain", "--ttl", "1s"])
+        .run();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("background:"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("note:"),
+        "a stale-but-safe start opened the history: {}",
+        out.stderr
+    );
 }

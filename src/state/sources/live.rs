@@ -229,7 +229,9 @@ impl Chain<'_> {
             return None;
         }
         self.pending.push(("refresh", spawned.describe()));
-        Some(Step::Used(snap, state.snapshot.clone()))
+        // As on a fresh hit: a copy whose readings are in the history does not open it.
+        self.seen_recorded(&state);
+        Some(Step::Used(snap, state.snapshot))
     }
 
     pub(super) fn cache_step(&mut self, lives: &[&Live]) -> Step {
@@ -251,8 +253,7 @@ impl Chain<'_> {
             match self.fresh(live, &state, now) {
                 Ok(snap) => {
                     self.seen_recorded(&state);
-                    let raw = state.snapshot.clone();
-                    return Step::Used(Box::new(snap), raw);
+                    return Step::Used(Box::new(snap), state.snapshot);
                 }
                 Err((why, snap)) => {
                     misses.push(why);
