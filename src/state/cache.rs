@@ -230,24 +230,9 @@ impl Entry {
             .filter(|s| s.version == FORMAT_VERSION)
     }
 
-    /// Creates the directory (0700) when missing, then checks that it is trusted
-    /// ([`untrusted_dir`]). An existing directory's mode is never changed (it may be shared, or
-    /// the working directory); `Err` says why it is unusable.
+    /// [`ensure_private_dir`] of the entry's directory.
     fn ensure_dir(&self) -> Result<(), String> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(|e| {
-                format!(
-                    "cache directory {} cannot be created ({e})",
-                    self.dir.display()
-                )
-            })?;
-        match untrusted_dir(&self.dir) {
-            Some(why) => Err(why),
-            None => Ok(()),
-        }
+        ensure_private_dir(&self.dir)
     }
 
     /// Writes `value` atomically (temp file 0600 + rename). On failure, warns once and
@@ -474,6 +459,21 @@ enum Refused {
     Missing,
     /// A symlink, a FIFO or other non-regular file, or another user's or a shared-writable file.
     Untrusted(String),
+}
+
+/// Creates `dir` (0700) when missing, then checks that it is trusted ([`untrusted_dir`]). An
+/// existing directory's mode is never changed (it may be shared, or the working directory);
+/// `Err` says why it is unusable. For cache entries and the usage history alike.
+pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), String> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cache directory {} cannot be created ({e})", dir.display()))?;
+    match untrusted_dir(dir) {
+        Some(why) => Err(why),
+        None => Ok(()),
+    }
 }
 
 /// Opens a cache file without following a symbolic link (`O_NOFOLLOW`) or blocking on a FIFO

@@ -30,8 +30,6 @@
 //! - Failures never fail the guard: every function returns `Err(note)` with a sentence to
 //!   show (damaged, unreadable, busy), and the guard goes on without history.
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -40,6 +38,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use crate::core::forecast::{self, BucketForecast, Reading};
 use crate::core::snapshot::{Bucket, BucketKind, Snapshot};
+use crate::state::cache;
 
 /// The database's file name inside the cache directory.
 pub const FILE_NAME: &str = "history.sqlite3";
@@ -300,50 +299,19 @@ pub struct History {
     max_per_series: i64,
 }
 
-/// Creates `dir` (0700) when missing, then checks that it is trusted, by the cache's own rule
-/// (`cache::untrusted_dir`: a real directory of this user that group and others cannot
-/// write). An existing directory's mode is never changed.
+/// The history's directory: the cache's ([`cache::ensure_private_dir`]).
 fn ensure_private_dir(dir: &Path) -> Result<(), String> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| format!("cache directory {} cannot be created ({e})", dir.display()))?;
-    match crate::state::cache::untrusted_dir(dir) {
-        Some(why) => Err(format!("no usage history: {why}")),
-        None => Ok(()),
-    }
+    cache::ensure_private_dir(dir).map_err(|why| format!("no usage history: {why}"))
 }
 
-/// Creates the database file 0600 (SQLite gives its `-wal` and `-shm` files the same mode),
-/// never through a symbolic link or onto a FIFO, and checks that an existing one is a regular
-/// file of this user that group and others cannot write (its mode is never changed).
+/// Creates the database file 0600 (SQLite gives its `-wal` and `-shm` files the same mode) by
+/// the cache's rule for its own files ([`cache::open_lock_file`]): never through a symbolic
+/// link or onto a FIFO, an existing one a regular file of this user that group and others
+/// cannot write (its mode is never changed).
 fn ensure_private_file(path: &Path) -> Result<(), String> {
-    use nix::fcntl::OFlag;
-    use std::os::unix::fs::MetadataExt;
-    let shown = path.display();
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
-        .open(path)
-        .map_err(|e| format!("history {shown} cannot be opened ({e}); not used"))?;
-    let meta = f
-        .metadata()
-        .map_err(|e| format!("history {shown} cannot be opened ({e}); not used"))?;
-    if !meta.is_file() {
-        return Err(format!("history {shown} is not a regular file; not used"));
-    }
-    let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me || meta.permissions().mode() & 0o022 != 0 {
-        return Err(format!(
-            "history {shown} is owned by another user or writable by group or others; not used"
-        ));
-    }
-    Ok(())
+    cache::open_lock_file(path)
+        .map(drop)
+        .map_err(|e| format!("no usage history: {e}"))
 }
 
 fn secs(t: DateTime<Utc>) -> i64 {
@@ -662,6 +630,7 @@ mod tests {
         assert_eq!(h.readings("a", "seven_day", t, now()).unwrap().len(), 1);
         h.check().unwrap();
         // Files are private.
+        use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(path.parent().unwrap()), 0o700);
