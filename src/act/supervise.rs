@@ -360,7 +360,7 @@ fn stop_eval(
         .and_then(|u| {
             u.buckets
                 .iter()
-                .find(|b| stop::name_of(&b.kind) == stop::name_of(kind) || &b.kind == kind)
+                .find(|b| stop::name_of(&b.kind) == stop::name_of(kind))
         })
         .map_or_else(|| stop::name_of(kind), |b| b.name.clone());
     // A refusal on a pinned bucket (this one, or one with a later reset) or beyond --max-wait
@@ -373,7 +373,7 @@ fn stop_eval(
         );
     if !refused_on_bucket {
         decision.verdict = Verdict::Refuse;
-        decision.exit = stop::exit_of(kind);
+        decision.exit = decide::exit_for(kind);
         decision.reason = Some(Reason::Bucket(name.clone()));
         decision.resets_at = resets_at;
         decision.waitable = true;

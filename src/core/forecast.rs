@@ -153,8 +153,7 @@ pub fn windows(readings: &[Reading]) -> Vec<Window> {
 }
 
 /// How a pace was obtained (`basis` in JSON: `recent`, `window` or `none`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Basis {
     /// Least-squares slope of the current window's readings in the last 60 minutes.
     Recent,

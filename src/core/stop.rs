@@ -14,8 +14,6 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::core::decide::exit_for;
-use crate::core::exit_codes::Exit;
 use crate::core::snapshot::{Bucket, BucketKind, Snapshot, Usage};
 
 /// The bucket a plan-limit stop names.
@@ -53,11 +51,6 @@ pub fn name_of(kind: &BucketKind) -> String {
         BucketKind::WeeklyScoped(n) => format!("weekly_scoped:{n}"),
         BucketKind::Other => "other".into(),
     }
-}
-
-/// The exit code of a stop on `kind` (10–15).
-pub fn exit_of(kind: &BucketKind) -> Exit {
-    exit_for(kind)
 }
 
 /// `snapshot` with the bucket of `kind` pinned (utilization 100) until `resets_at` (the stop's
@@ -98,7 +91,8 @@ pub fn pin(snapshot: &Snapshot, kind: &BucketKind, resets_at: Option<DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::decide::decide;
+    use crate::core::decide::{decide, exit_for};
+    use crate::core::exit_codes::Exit;
     use crate::core::model::Family;
     use crate::core::policy::Policy;
     use crate::core::snapshot::Origin;
@@ -110,7 +104,7 @@ mod tests {
     #[test]
     fn every_rate_limit_type_has_its_exit_code() {
         let code = |t: &str| match bucket_of(t) {
-            Some(StopBucket::Bucket(k)) => Some(exit_of(&k).code()),
+            Some(StopBucket::Bucket(k)) => Some(exit_for(&k).code()),
             _ => None,
         };
         assert_eq!(code("five_hour"), Some(10));

@@ -33,6 +33,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::core::forecast;
 use crate::core::snapshot::{Bucket, BucketKind, Origin, Snapshot, Usage, sanitize};
 use crate::state::cache::{Entry, Lock};
 
@@ -43,15 +44,18 @@ pub const READ_DEADLINE: Duration = Duration::from_millis(400);
 /// Longest wait for the capture file's lock (another statusline writing it).
 pub const LOCK_WAIT: Duration = Duration::from_millis(1000);
 /// Two readings belong to the same window when their `resets_at` differ by at most this
-/// (DESIGN.md "Forecast" → "Windows").
-pub const SAME_WINDOW_SECS: i64 = 600;
+/// many seconds (DESIGN.md "Forecast" → "Windows": [`forecast::SAME_WINDOW`]).
+pub const SAME_WINDOW_SECS: i64 = forecast::SAME_WINDOW.num_seconds();
 /// Version of the capture file format; other versions are ignored.
 pub const FORMAT_VERSION: u32 = 1;
 /// The source label of a bucket that a statusline capture gave.
 pub const SOURCE: &str = "statusline";
 
-/// The buckets Claude Code hands to its statusline, with their window lengths (seconds).
-const CAPTURED: [(&str, i64); 2] = [("five_hour", 5 * 3600), ("seven_day", 7 * 86400)];
+/// The buckets Claude Code hands to its statusline.
+const CAPTURED: [(&str, BucketKind); 2] = [
+    ("five_hour", BucketKind::FiveHour),
+    ("seven_day", BucketKind::SevenDay),
+];
 
 /// One reading of one bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,7 +220,8 @@ pub fn parse_input(bytes: &[u8], now: DateTime<Utc>) -> Result<StatusInput, NoIn
         return Ok(input);
     };
     input.has_rate_limits = true;
-    for (name, length) in CAPTURED {
+    for (name, kind) in CAPTURED {
+        let length = forecast::window_length(&kind).num_seconds();
         let Some(window) = limits.get(name).filter(|v| !v.is_null()) else {
             continue;
         };

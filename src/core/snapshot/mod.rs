@@ -262,7 +262,7 @@ impl Snapshot {
 pub fn to_claudemeter(s: &Snapshot) -> Value {
     let time = |t: Option<DateTime<Utc>>| {
         t.map_or(Value::Null, |t| {
-            Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+            Value::String(crate::core::time::rfc3339(t))
         })
     };
     let usage = s.usage.as_ref().map_or(Value::Null, |u| {

@@ -472,7 +472,7 @@ impl Chain<'_> {
         now: DateTime<Utc>,
         prefix: &str,
     ) -> Step {
-        let later = |d: Duration| now + chrono::Duration::from_std(d).unwrap_or_default();
+        let later = |d: Duration| crate::core::time::add_saturating(now, d);
         // Reasons are stored in the cache file: never with a secret a server echoed back.
         let fetched = match fetched {
             Fetch::Backoff { wait, why } => Fetch::Backoff {
