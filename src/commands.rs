@@ -19,7 +19,7 @@ use crate::core::model::{self, ClaudeArgs};
 use crate::core::policy::{OnUnknown, Policy, WaitPolicy};
 use crate::report::github::{self, Channel};
 use crate::report::shell;
-use crate::report::{self, Outcome};
+use crate::report::{self, Outcome, print_lines};
 use crate::state::claude_files;
 use crate::state::sources::{Loaded, SourceConfig};
 
@@ -71,13 +71,6 @@ fn outcome<'a>(eval: &'a Evaluation, inputs: &Inputs, waiting: bool) -> Outcome<
         families_with_room,
         waiting,
         attempts: &eval.attempts,
-    }
-}
-
-fn print_lines(lines: &[String]) {
-    let mut err = anstream::stderr().lock();
-    for line in lines {
-        let _ = writeln!(err, "{line}");
     }
 }
 

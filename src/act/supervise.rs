@@ -186,14 +186,10 @@ impl Forwarder {
                 }
                 if let Ok(sig) = Signal::try_from(origin.signal) {
                     let _ = kill(Pid::from_raw(pid), sig);
-                    let mut err = anstream::stderr();
-                    let _ = std::io::Write::write_fmt(
-                        &mut err,
-                        format_args!(
-                            "claude-guard: passed {} on to claude (pid {pid})\n",
-                            sig.as_str()
-                        ),
-                    );
+                    say(&format!(
+                        "claude-guard: passed {} on to claude (pid {pid})",
+                        sig.as_str()
+                    ));
                 }
             }
         });
@@ -291,26 +287,20 @@ fn run_child(
                     && let Some(f) = forecast::recent_warning(&eval.decision.forecast, end)
                 {
                     *warned = true;
-                    let _ = std::io::Write::write_fmt(
-                        &mut anstream::stderr(),
-                        format_args!(
-                            "claude-guard: warning: {}\n",
-                            crate::report::forecast::recent_warning_line(f, eval.now)
-                        ),
-                    );
+                    say(&format!(
+                        "claude-guard: warning: {}",
+                        crate::report::forecast::recent_warning_line(f, eval.now)
+                    ));
                 }
                 if let Some(pct) = m.abort_at
                     && let Some((kind, resets_at, util)) = over(&eval.decision, pct)
                 {
-                    let _ = std::io::Write::write_fmt(
-                        &mut anstream::stderr(),
-                        format_args!(
-                            "claude-guard: {} reached {}% (--abort-at {}%): ending claude (SIGINT)\n",
-                            stop::name_of(&kind),
-                            decide::fmt_pct(util),
-                            decide::fmt_pct(pct)
-                        ),
-                    );
+                    say(&format!(
+                        "claude-guard: {} reached {}% (--abort-at {}%): ending claude (SIGINT)",
+                        stop::name_of(&kind),
+                        decide::fmt_pct(util),
+                        decide::fmt_pct(pct)
+                    ));
                     let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
                     sigint_at = Some(Instant::now());
                     aborted = Some((kind, resets_at));
@@ -674,7 +664,7 @@ pub fn supervise(
 
 /// One line on stderr.
 fn say(line: &str) {
-    let _ = std::io::Write::write_fmt(&mut anstream::stderr(), format_args!("{line}\n"));
+    crate::report::print_lines(&[line.to_owned()]);
 }
 
 /// The applicable pinned bucket a fresh evaluation refuses on (kind and reset).

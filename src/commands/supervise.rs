@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{outcome, print_lines, wait_options};
+use super::{outcome, wait_options};
 use crate::act::evaluate::{Evaluation, Inputs};
 use crate::act::supervise::{self, Ending, Options};
 use crate::cli::{RunArgs, SuperviseOpts};
@@ -17,6 +17,7 @@ use crate::core::exit_codes::Exit;
 use crate::core::policy::Policy;
 use crate::report;
 use crate::report::github::{self, Channel};
+use crate::report::print_lines;
 
 /// Longest pause between mid-flight re-reads (`--abort-at`); `--ttl` shortens it. New data
 /// reaches the shared cache at most once a TTL (60 s or more by default), so reading it more

@@ -49,6 +49,17 @@ pub struct Outcome<'a> {
     pub attempts: &'a [crate::state::sources::Attempt],
 }
 
+/// Prints `lines` on stderr, one per line, through `anstream` (ANSI styles stripped when
+/// stderr is not a terminal or `NO_COLOR` is set). The guard's non-fatal messages all go
+/// through here; fatal errors go through `main`.
+pub fn print_lines(lines: &[String]) {
+    use std::io::Write as _;
+    let mut err = anstream::stderr().lock();
+    for line in lines {
+        let _ = writeln!(err, "{line}");
+    }
+}
+
 /// A bucket in plain words: `five_hour` → "5-hour limit".
 pub fn words(name: &str, kind: Option<&BucketKind>) -> String {
     match name {
