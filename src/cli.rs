@@ -284,11 +284,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub wait_opts: WaitOpts,
 
-    /// The job will run this long (humantime: 90m, 3h): refuse (exit 21) when an applicable
-    /// bucket is projected, at its pace, to reach 100% (or --max-utilization) before then and
-    /// before its reset.
-    #[arg(long, env = "CLAUDE_GUARD_NEEDS", value_name = "DUR", value_parser = parse_duration)]
-    pub needs: Option<Duration>,
+    #[command(flatten)]
+    pub job: NeedsOpt,
 
     /// When the run's model has its own weekly limit pinned (seven_day_opus, seven_day_sonnet,
     /// a model-scoped limit) and every limit that applies to MODEL is clear, run claude with
@@ -362,6 +359,16 @@ pub fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
     Ok(cli)
 }
 
+/// `--needs DUR` (`run`, `check`, `status`, `wait`).
+#[derive(Debug, Args, Clone, Copy)]
+pub struct NeedsOpt {
+    /// The job will run this long (humantime: 90m, 3h): refuse (exit 21) when an applicable
+    /// bucket is projected, at its pace, to reach 100% (or --max-utilization) before then and
+    /// before its reset.
+    #[arg(long, env = "CLAUDE_GUARD_NEEDS", value_name = "DUR", value_parser = parse_duration)]
+    pub needs: Option<Duration>,
+}
+
 /// `run --supervise` options (DESIGN.md "Long jobs: supervised runs").
 #[derive(Debug, Args, Clone)]
 pub struct SuperviseOpts {
@@ -403,11 +410,8 @@ pub struct CheckArgs {
     #[arg(long, env = "CLAUDE_GUARD_MODEL", value_name = "NAME")]
     pub model: Option<String>,
 
-    /// The job will run this long (humantime: 90m, 3h): refuse (exit 21) when an applicable
-    /// bucket is projected, at its pace, to reach 100% (or --max-utilization) before then and
-    /// before its reset.
-    #[arg(long, env = "CLAUDE_GUARD_NEEDS", value_name = "DUR", value_parser = parse_duration)]
-    pub needs: Option<Duration>,
+    #[command(flatten)]
+    pub job: NeedsOpt,
 }
 
 /// `wait [OPTIONS]`.
@@ -423,11 +427,8 @@ pub struct WaitArgs {
     #[arg(long, env = "CLAUDE_GUARD_MODEL", value_name = "NAME")]
     pub model: Option<String>,
 
-    /// The job will run this long (humantime: 90m, 3h): refuse (exit 21) when an applicable
-    /// bucket is projected, at its pace, to reach 100% (or --max-utilization) before then and
-    /// before its reset.
-    #[arg(long, env = "CLAUDE_GUARD_NEEDS", value_name = "DUR", value_parser = parse_duration)]
-    pub needs: Option<Duration>,
+    #[command(flatten)]
+    pub job: NeedsOpt,
 }
 
 /// `snapshot [OPTIONS]`.

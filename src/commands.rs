@@ -9,8 +9,8 @@ use clap::Parser;
 use crate::act::evaluate::{Clock, Evaluation, Inputs, evaluate, load_snapshot, resolve_model};
 use crate::act::{launch, wait};
 use crate::cli::{
-    CheckArgs, Cli, Command, Common, CompletionsArgs, InitArgs, ManArgs, RunArgs, SnapshotArgs,
-    WaitArgs, WaitOpts,
+    CheckArgs, Cli, Command, Common, CompletionsArgs, InitArgs, ManArgs, NeedsOpt, RunArgs,
+    SnapshotArgs, WaitArgs, WaitOpts,
 };
 use crate::core::decide::{self, Verdict};
 use crate::core::exit_codes::Exit;
@@ -40,7 +40,12 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
     }
 }
 
-fn policy_from(common: &Common, default_unknown: OnUnknown, wait: Option<&WaitOpts>) -> Policy {
+fn policy_from(
+    common: &Common,
+    default_unknown: OnUnknown,
+    wait: Option<&WaitOpts>,
+    needs: Option<std::time::Duration>,
+) -> Policy {
     Policy {
         max_age: common.max_age,
         max_utilization: common.max_utilization,
@@ -51,7 +56,7 @@ fn policy_from(common: &Common, default_unknown: OnUnknown, wait: Option<&WaitOp
             max_wait: w.max_wait,
         }),
         replay: common.now.is_some(),
-        needs: None,
+        needs,
     }
 }
 
@@ -105,10 +110,7 @@ fn run(args: RunArgs) -> Result<Exit> {
         sources: &config,
         refresh: args.common.refresh,
         policy: supervise::preflight_policy(
-            Policy {
-                needs: args.needs,
-                ..policy_from(&args.common, OnUnknown::Allow, wait_opts)
-            },
+            policy_from(&args.common, OnUnknown::Allow, wait_opts, args.job.needs),
             &args.supervise,
         ),
         claude_args: parsed,
@@ -204,11 +206,12 @@ fn gate_inputs<'a>(
     config: &'a SourceConfig,
     model: Option<&'a str>,
     wait: Option<&WaitOpts>,
+    job: NeedsOpt,
 ) -> Inputs<'a> {
     Inputs {
         sources: config,
         refresh: common.refresh,
-        policy: policy_from(common, OnUnknown::Refuse, wait),
+        policy: policy_from(common, OnUnknown::Refuse, wait, job.needs),
         claude_args: ClaudeArgs::default(),
         explicit_model: model,
         stdout_tty: true,
@@ -275,8 +278,7 @@ fn report_gate(eval: &Evaluation, inputs: &Inputs, common: &Common) -> Exit {
 
 fn check(args: CheckArgs) -> Result<Exit> {
     let config = source_config(&args.common);
-    let mut inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None);
-    inputs.policy.needs = args.needs;
+    let inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None, args.job);
     let eval = evaluate(&inputs);
     print_notes(&eval);
     Ok(report_gate(&eval, &inputs, &args.common))
@@ -284,8 +286,7 @@ fn check(args: CheckArgs) -> Result<Exit> {
 
 fn status(args: CheckArgs) -> Result<Exit> {
     let config = source_config(&args.common);
-    let mut inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None);
-    inputs.policy.needs = args.needs;
+    let mut inputs = gate_inputs(&args.common, &config, args.model.as_deref(), None, args.job);
     inputs.forecast = true;
     let eval = evaluate(&inputs);
     print_notes(&eval);
@@ -303,13 +304,13 @@ fn status(args: CheckArgs) -> Result<Exit> {
 
 fn wait_cmd(args: WaitArgs) -> Result<Exit> {
     let config = source_config(&args.common);
-    let mut inputs = gate_inputs(
+    let inputs = gate_inputs(
         &args.common,
         &config,
         args.model.as_deref(),
         Some(&args.wait_opts),
+        args.job,
     );
-    inputs.policy.needs = args.needs;
     let mut eval = evaluate(&inputs);
     print_notes(&eval);
     if eval.decision.exit != Exit::Go && eval.decision.waitable {
