@@ -386,12 +386,7 @@ fn stop_eval(
 
 /// The family whose own weekly bucket `kind` is.
 fn own_weekly(kind: &BucketKind, family: Family) -> bool {
-    match kind {
-        BucketKind::SevenDayOpus => family == Family::Opus,
-        BucketKind::SevenDaySonnet => family == Family::Sonnet,
-        BucketKind::WeeklyScoped(name) => family.matches_display_name(name),
-        _ => false,
-    }
+    kind.is_model_weekly() && decide::applies_kind(kind, family)
 }
 
 /// Supervises claude from the pre-flight go `first` until the job ends. `inputs` are the

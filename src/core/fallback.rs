@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use crate::core::decide::{Decision, Verdict, decide};
 use crate::core::model::{Family, ModelChoice, family_of, parse_claude_args};
 use crate::core::policy::Policy;
-use crate::core::snapshot::{BucketKind, Snapshot};
+use crate::core::snapshot::Snapshot;
 
 /// A model switch the guard will make.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,14 +47,6 @@ impl Switch {
             note: None,
         }
     }
-}
-
-/// Buckets that count every model: when one is pinned, no model switch helps.
-fn shared(kind: &BucketKind) -> bool {
-    matches!(
-        kind,
-        BucketKind::FiveHour | BucketKind::SevenDay | BucketKind::SevenDayOauthApps
-    )
 }
 
 /// The fallback a run asks for.
@@ -85,15 +77,10 @@ pub fn consider(
         return None;
     }
     let pinned: Vec<_> = primary.buckets.iter().filter(|v| v.pinned).collect();
-    if pinned.iter().any(|v| shared(&v.bucket.kind)) {
+    if pinned.iter().any(|v| v.bucket.kind.is_shared()) {
         return None;
     }
-    let model_bucket = pinned.iter().find(|v| {
-        matches!(
-            v.bucket.kind,
-            BucketKind::SevenDayOpus | BucketKind::SevenDaySonnet | BucketKind::WeeklyScoped(_)
-        )
-    })?;
+    let model_bucket = pinned.iter().find(|v| v.bucket.kind.is_model_weekly())?;
     // A model of no known family: the guard could not tell which buckets apply to it.
     family_of(candidate.model, false)?;
     let argv = rewrite(candidate.argv, candidate.model)?;

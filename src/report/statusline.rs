@@ -135,12 +135,10 @@ pub fn line(o: &LineInput) -> String {
     };
     let d = decide::decide(snap, &Policy::default(), family, o.now);
     let shown: Vec<&BucketView> = d.buckets.iter().filter(|v| v.applies).collect();
-    let own = shown.iter().copied().find(|v| {
-        matches!(
-            v.bucket.kind,
-            BucketKind::SevenDayOpus | BucketKind::SevenDaySonnet | BucketKind::WeeklyScoped(_)
-        )
-    });
+    let own = shown
+        .iter()
+        .copied()
+        .find(|v| v.bucket.kind.is_model_weekly());
     if let Some(v) = own {
         parts.push(part(v, o));
     } else if snap.fetched_at.is_none() && o.family.is_some() {

@@ -172,7 +172,12 @@ impl Decision {
 
 /// Whether `bucket` applies to a run of `family` (DESIGN.md bucket table).
 pub fn applies(bucket: &Bucket, family: Family) -> bool {
-    match &bucket.kind {
+    applies_kind(&bucket.kind, family)
+}
+
+/// Whether a bucket of `kind` applies to a run of `family` (DESIGN.md bucket table).
+pub fn applies_kind(kind: &BucketKind, family: Family) -> bool {
+    match kind {
         BucketKind::FiveHour | BucketKind::SevenDay | BucketKind::SevenDayOauthApps => true,
         BucketKind::SevenDayOpus => family == Family::Opus,
         BucketKind::SevenDaySonnet => family == Family::Sonnet,

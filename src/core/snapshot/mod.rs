@@ -51,6 +51,26 @@ pub enum BucketKind {
     Other,
 }
 
+impl BucketKind {
+    /// A model's own weekly bucket: `seven_day_opus`, `seven_day_sonnet`, or a `limits[]`
+    /// `weekly_scoped` entry (another model's run does not count against it).
+    pub fn is_model_weekly(&self) -> bool {
+        matches!(
+            self,
+            BucketKind::SevenDayOpus | BucketKind::SevenDaySonnet | BucketKind::WeeklyScoped(_)
+        )
+    }
+
+    /// A bucket that counts every model: `five_hour`, `seven_day`, `seven_day_oauth_apps` (no
+    /// model switch helps when one is pinned).
+    pub fn is_shared(&self) -> bool {
+        matches!(
+            self,
+            BucketKind::FiveHour | BucketKind::SevenDay | BucketKind::SevenDayOauthApps
+        )
+    }
+}
+
 /// One usage window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bucket {
