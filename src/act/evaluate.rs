@@ -32,6 +32,7 @@ pub struct Evaluation {
 }
 
 /// The inputs that stay the same across re-evaluations while waiting.
+#[derive(Clone)]
 pub struct Inputs<'a> {
     /// Which sources to read, and their options.
     pub sources: &'a SourceConfig,

@@ -443,14 +443,9 @@ pub fn supervise(
         .map(|n| crate::core::time::add_saturating(inputs.clock.now(), n));
     let mut warned = false;
     let supervise_inputs = |argv: &[OsString]| Inputs {
-        sources: inputs.sources,
         refresh: false,
-        policy: inputs.policy.clone(),
         claude_args: parse_claude_args(argv),
-        explicit_model: inputs.explicit_model,
-        stdout_tty: inputs.stdout_tty,
-        clock: inputs.clock,
-        forecast: inputs.forecast,
+        ..inputs.clone()
     };
     loop {
         let started = SystemTime::now() - Duration::from_secs(1);
