@@ -142,7 +142,7 @@ pub enum LiveSource {
 
 impl LiveSource {
     /// The command-line name (`oauth`, `web`).
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             LiveSource::Oauth => "oauth",
             LiveSource::Web => "web",

@@ -10,7 +10,6 @@ use super::*;
 
 /// A live source (OAuth or claude.ai) ready to be read.
 pub(super) struct Live {
-    pub(super) name: &'static str,
     /// URL shown in messages (no credentials).
     pub(super) shown: String,
     /// The cache entry (`None`: no cache directory can be named).
@@ -18,6 +17,21 @@ pub(super) struct Live {
     /// Fingerprint of the token or cookie, to recognise one the server rejected.
     pub(super) fingerprint: String,
     pub(super) kind: LiveKind,
+}
+
+impl Live {
+    /// Which live source this is (what a background refresh of its entry fetches from).
+    pub(super) fn source(&self) -> refresh::LiveSource {
+        match self.kind {
+            LiveKind::Oauth { .. } => refresh::LiveSource::Oauth,
+            LiveKind::Web { .. } => refresh::LiveSource::Web,
+        }
+    }
+
+    /// The source's name in messages and cache origins: `oauth`, `web`.
+    pub(super) fn name(&self) -> &'static str {
+        self.source().name()
+    }
 }
 
 pub(super) enum LiveKind {
@@ -61,7 +75,6 @@ impl Chain<'_> {
         let base = oauth::base_url().map_err(Step::Failed)?;
         let shown = source::display_url(&crate::state::http::endpoint(&base, "/api/oauth/usage"));
         Ok(Live {
-            name: "oauth",
             shown,
             entry: Entry::new(&name),
             fingerprint: creds.token.fingerprint("claude-guard rejected"),
@@ -76,7 +89,6 @@ impl Chain<'_> {
         self.secrets.push(key.clone());
         let base = web::base_url().map_err(Step::Failed)?;
         Ok(Live {
-            name: "web",
             shown: source::display_url(&base),
             entry: Entry::new(&web::cache_name(&key)),
             fingerprint: key.fingerprint("claude-guard rejected"),
@@ -95,8 +107,8 @@ impl Chain<'_> {
         let origin = Origin {
             kind: "cache".into(),
             location: match &live.entry {
-                Some(entry) => format!("{} {}", live.name, entry.path.display()),
-                None => live.name.to_owned(),
+                Some(entry) => format!("{} {}", live.name(), entry.path.display()),
+                None => live.name().to_owned(),
             },
         };
         let ctx = ParseContext {
@@ -144,10 +156,10 @@ impl Chain<'_> {
     ) -> Result<Snapshot, (String, Option<Box<Snapshot>>)> {
         let snap = self
             .cached_snapshot(live, state)
-            .map_err(|why| (format!("{}: {why}", live.name), None))?;
+            .map_err(|why| (format!("{}: {why}", live.name()), None))?;
         let fetched = snap.fetched_at.unwrap_or(DateTime::<Utc>::MIN_UTC);
         if let Some(why) = from_the_future(fetched, now) {
-            return Err((format!("{}: {why}", live.name), None));
+            return Err((format!("{}: {why}", live.name()), None));
         }
         let age = (now - fetched).to_std().unwrap_or_default();
         let ttl = cache::ttl(&snap, self.req.family, now, self.req.config.ttl);
@@ -157,7 +169,7 @@ impl Chain<'_> {
             Err((
                 format!(
                     "{}: cached {}s ago, older than its TTL {}s",
-                    live.name,
+                    live.name(),
                     age.as_secs(),
                     ttl.as_secs()
                 ),
@@ -210,13 +222,9 @@ impl Chain<'_> {
             return None;
         }
         let entry = live.entry.as_ref()?;
-        let choice = match live.kind {
-            LiveKind::Oauth { .. } => refresh::LiveSource::Oauth,
-            LiveKind::Web { .. } => refresh::LiveSource::Web,
-        };
         let spawned = refresh::spawn_background_unless_newer(
             entry,
-            choice,
+            live.source(),
             self.req.config.org.as_deref(),
             state.fetched_at,
         );
@@ -247,7 +255,7 @@ impl Chain<'_> {
         let mut stale = Vec::new();
         for live in lives {
             let Some(state) = live.entry.as_ref().and_then(Entry::read) else {
-                misses.push(format!("{}: no cache entry", live.name));
+                misses.push(format!("{}: no cache entry", live.name()));
                 continue;
             };
             match self.fresh(live, &state, now) {
@@ -383,7 +391,7 @@ impl Chain<'_> {
     }
 
     pub(super) fn live_step(&mut self, live: &Live) -> Step {
-        let prefix = format!("{} ({})", live.name, live.shown);
+        let prefix = format!("{} ({})", live.name(), live.shown);
         let now = Utc::now();
         let state = live
             .entry
@@ -496,7 +504,7 @@ impl Chain<'_> {
                 match self.cached_snapshot(live, state) {
                     Ok(mut snap) => {
                         snap.origin = Origin {
-                            kind: live.name.into(),
+                            kind: live.name().into(),
                             location: live.shown.clone(),
                         };
                         Step::Used(Box::new(snap), state.snapshot.clone())
