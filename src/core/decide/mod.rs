@@ -256,7 +256,8 @@ pub fn decide(
     let overage = snapshot
         .overage
         .as_ref()
-        .map(|o| (o.available(now), o.unavailable_because(now)));
+        .map(|o| o.unavailable_because(now))
+        .map(|why| (why.is_none(), why));
     let mut d = Decision::walking(snapshot, buckets, &overage, freshness.age);
     d.trace = explain::steps_1_to_3(snapshot, &d.buckets, family);
 
